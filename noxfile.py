@@ -1,0 +1,94 @@
+"""nox sessions: tests per backend, the consistency report, benchmarks, lint, docs.
+
+The machines this project runs on carry Python 3.11 only, so sessions run on the
+interpreter nox itself runs on instead of naming versions. torch is pinned to 2.13.0:
+that release has a local CPU build here, while an unpinned ``torch`` pulls a multi-GB
+CUDA build. nox's default virtualenv backend (pip) is used on purpose: uv ignores the
+local wheels.
+"""
+
+from __future__ import annotations
+
+import os
+
+import nox
+
+nox.needs_version = ">=2024.3.2"
+nox.options.default_venv_backend = "virtualenv"
+nox.options.reuse_venv = "yes"
+nox.options.sessions = ["tests(all)"]
+
+TORCH = "torch==2.13.0"
+BACKEND_PACKAGES = {
+    "numpy": [],
+    "array_api_strict": ["array-api-strict>=2.4"],
+    "torch": [TORCH],
+    "jax": ["jax[cpu]>=0.4.32"],
+    "dask": ["dask[array]>=2024.8", "distributed>=2024.8"],
+}
+BACKEND_PACKAGES["all"] = [p for ps in BACKEND_PACKAGES.values() for p in ps]
+CPU_BACKENDS = BACKEND_PACKAGES["all"]
+TEST_EXTRAS = ["torchmetrics>=1.4"]  # the calibration-error reference; needs torch
+
+
+def _install(session: nox.Session, extras: str, *packages: str) -> None:
+    # torch first, pinned, so nothing later resolves an unpinned CUDA build.
+    pinned = [p for p in packages if p.startswith("torch==")]
+    if pinned:
+        session.install(*pinned)
+    session.install("-e", f".[{extras}]", *[p for p in packages if p not in pinned])
+
+
+@nox.session(default=False)
+@nox.parametrize("backend", list(BACKEND_PACKAGES), ids=list(BACKEND_PACKAGES))
+def tests(session: nox.Session, backend: str) -> None:
+    """Run the test suite (and the docstring examples) on one backend, or on all."""
+    packages = list(BACKEND_PACKAGES[backend])
+    if backend in ("torch", "all"):
+        packages += TEST_EXTRAS
+    _install(session, "test", *packages)
+    env = {"XLOSS_BACKENDS": "numpy" if backend == "numpy" else f"numpy,{backend}"}
+    if backend == "all":
+        env["XLOSS_BACKENDS"] = "all"
+    session.run("pytest", *session.posargs, env=env)
+    session.run(
+        "pytest", "--doctest-modules", "src/xloss", "--ignore=src/xloss/_dispatch",
+        "-p", "no:cacheprovider", env=env,
+    )
+
+
+@nox.session
+def check(session: nox.Session) -> None:
+    """The cross-backend consistency report on every installed CPU backend."""
+    _install(session, "test", *CPU_BACKENDS, *TEST_EXTRAS)
+    session.run("python", "-m", "xloss", "check", *session.posargs)
+
+
+@nox.session(default=False)
+def benchmarks(session: nox.Session) -> None:
+    """Benchmarks against the native kernels in the same run; prints the ratio table."""
+    _install(session, "bench", *CPU_BACKENDS)
+    os.makedirs("benchmarks/results", exist_ok=True)
+    session.run(
+        "pytest", "benchmarks", "--benchmark-only", "--benchmark-group-by=group,param",
+        "--benchmark-json=benchmarks/results/latest.json", "-p", "no:cacheprovider",
+        *session.posargs,
+    )
+    session.run("python", "benchmarks/report.py", "benchmarks/results/latest.json")
+
+
+@nox.session(default=False)
+def lint(session: nox.Session) -> None:
+    """ruff (lint and format check) and mypy --strict."""
+    session.install("ruff>=0.6", "mypy>=1.11", "numpy", "array-api-compat>=1.15")
+    session.run("ruff", "check", "src", "tests", "benchmarks", "noxfile.py")
+    session.run("ruff", "format", "--check", "src")
+    session.run("mypy", "src")
+
+
+@nox.session(default=False)
+def docs(session: nox.Session) -> None:
+    """Build the documentation with warnings as errors, and run every example in it."""
+    _install(session, "docs,test", *CPU_BACKENDS)
+    session.run("sphinx-build", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html")
+    session.run("sphinx-build", "-W", "-b", "doctest", "docs", "docs/_build/doctest")

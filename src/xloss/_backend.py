@@ -1,0 +1,269 @@
+"""Namespace, device and dtype resolution, and the argument checks every public function shares.
+
+This is the only module that asks "which library is this?". Public functions call
+:func:`resolve` once with all their array arguments and pass the resulting
+:class:`Backend` (or its ``xp``) down; nothing below them looks the namespace up again.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Callable
+from functools import lru_cache, wraps
+from typing import Any, TypeVar
+
+import array_api_compat
+import numpy as np
+from array_api_compat import array_namespace
+from array_api_compat import device as _device_of
+
+from ._typing import Array, ArrayNamespace, Device, DType
+
+__all__ = [
+    "Backend",
+    "check_base",
+    "check_floating",
+    "check_reduction",
+    "floating_inputs",
+    "quiet",
+    "compute_dtype",
+    "resolve",
+    "stop_gradient",
+    "take_along_axis",
+    "to_dtype",
+]
+
+_REDUCTIONS = ("mean", "sum", "none")
+_LOW_PRECISION = frozenset({"float16", "bfloat16"})
+
+
+@lru_cache(maxsize=64)
+def _kind_of(xp: ArrayNamespace) -> str:
+    """Name the library behind a namespace ('numpy', 'torch', 'jax', 'dask', 'cupy', ...)."""
+    if array_api_compat.is_numpy_namespace(xp):
+        return "numpy"
+    if array_api_compat.is_torch_namespace(xp):
+        return "torch"
+    if array_api_compat.is_jax_namespace(xp):
+        return "jax"
+    if array_api_compat.is_dask_namespace(xp):
+        return "dask"
+    if array_api_compat.is_cupy_namespace(xp):
+        return "cupy"
+    if array_api_compat.is_array_api_strict_namespace(xp):
+        return "array_api_strict"
+    return "other"
+
+
+def _is_array(value: Any) -> bool:
+    return value is not None and not isinstance(value, (bool, int, float, complex))
+
+
+def _torch_inspectable(device: Device) -> bool:
+    """True only for eager CPU tensors outside any compiler or functorch transform."""
+    if getattr(device, "type", None) != "cpu":
+        return False  # CUDA would sync, MPS likewise, 'meta' has no values at all
+    torch = sys.modules["torch"]
+    if torch.compiler.is_compiling():
+        return False
+    # torch.func.grad / vmap wrap tensors; reading their values raises inside the transform.
+    functorch_active = getattr(torch._C, "_are_functorch_transforms_active", None)
+    return not (functorch_active is not None and functorch_active())
+
+
+class Backend:
+    """The resolved library, device and capabilities for one public call.
+
+    Attributes
+    ----------
+    xp
+        The array-API namespace (array-api-compat's wrapper where one exists).
+    kind
+        ``"numpy"``, ``"torch"``, ``"jax"``, ``"dask"``, ``"cupy"``, ``"array_api_strict"``
+        or ``"other"``.
+    device
+        The device every array argument lives on (``None`` for a traced JAX array).
+    inspectable
+        Whether values may be read on the host without forcing a device sync, breaking a
+        trace or computing a lazy graph. Value checks raise errors only when this is true;
+        elsewhere the documented NaN policy applies.
+    """
+
+    __slots__ = ("device", "inspectable", "kind", "xp")
+
+    def __init__(self, xp: ArrayNamespace, kind: str, device: Device, inspectable: bool) -> None:
+        self.xp = xp
+        self.kind = kind
+        self.device = device
+        self.inspectable = inspectable
+
+    def __repr__(self) -> str:
+        return f"Backend(kind={self.kind!r}, device={self.device!r}, inspectable={self.inspectable})"
+
+    def full(self, shape: tuple[int, ...], value: float, dtype: DType) -> Array:
+        """``xp.full`` on this device."""
+        if self.device is None or self.kind == "dask":
+            return self.xp.full(shape, value, dtype=dtype)
+        return self.xp.full(shape, value, dtype=dtype, device=self.device)
+
+    def asarray(self, value: Any, dtype: DType | None = None) -> Array:
+        """A Python scalar (or nested sequence) as an array of ``dtype`` on this device."""
+        if self.device is None or self.kind == "dask":
+            return self.xp.asarray(value, dtype=dtype)
+        return self.xp.asarray(value, dtype=dtype, device=self.device)
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def quiet(fn: _F) -> _F:
+    """Run a public function with NumPy's floating-point warnings off.
+
+    Every ``inf``/NaN an xloss function produces is a documented value (``log 0 = -inf``
+    in a KL term, NaN for an all-ignored batch), not an accident; NumPy would otherwise
+    warn about the intermediate steps, and under ``-W error`` raise. Other libraries do
+    not warn, so this is the one place the quirk is handled.
+    """
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with np.errstate(all="ignore"):
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _describe(value: Any) -> str:
+    cls = type(value)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def resolve(*arrays: Any) -> Backend:
+    """Resolve one namespace and one device from all array arguments.
+
+    ``None`` and Python scalars are skipped. Arrays from two libraries raise
+    ``TypeError``; arrays on two devices raise ``ValueError``; both messages name what
+    was seen.
+    """
+    present = [a for a in arrays if _is_array(a)]
+    if not present:
+        raise TypeError("xloss: expected at least one array argument, got only scalars or None")
+    try:
+        xp = array_namespace(*present)
+    except TypeError:
+        kinds = sorted({_describe(a) for a in present})
+        raise TypeError(
+            "xloss: all array arguments must come from one array library, got "
+            + " and ".join(kinds)
+        ) from None
+    kind = _kind_of(xp)
+    device = None
+    for a in present:
+        d = _device_of(a)
+        if d is None:  # a JAX array being traced has no device
+            continue
+        if device is None:
+            device = d
+        elif d != device:
+            raise ValueError(
+                f"xloss: all array arguments must be on one device, got {device} and {d}"
+            )
+    if kind in ("numpy", "array_api_strict"):
+        inspectable = True
+    elif kind == "torch":
+        inspectable = _torch_inspectable(device)
+    else:  # jax (traced or not), dask (lazy), cupy (device sync), unknown libraries
+        inspectable = False
+    return Backend(xp, kind, device, inspectable)
+
+
+def floating_inputs(backend: Backend, **named: Any) -> tuple[list[Array], DType]:
+    """Check, promote and cast floating arguments for computation.
+
+    Each keyword is an argument name and its value (an array or a Python scalar). Arrays
+    must hold real floating data; all are promoted to one dtype, and everything is
+    returned in the compute dtype (float32 for float16/bfloat16) together with the dtype
+    the result must be cast back to. ``None`` values pass through unchanged.
+    """
+    xp = backend.xp
+    arrays = [v for v in named.values() if _is_array(v)]
+    for name, value in named.items():
+        if _is_array(value):
+            check_floating(value, name, xp)
+    out_dtype = arrays[0].dtype if len(arrays) == 1 else xp.result_type(*arrays)
+    dtype = compute_dtype(out_dtype, xp)
+    converted = []
+    for value in named.values():
+        if value is None:
+            converted.append(None)
+        elif _is_array(value):
+            converted.append(value if value.dtype == dtype else xp.astype(value, dtype))
+        else:
+            converted.append(backend.asarray(value, dtype))
+    return converted, out_dtype
+
+
+def to_dtype(x: Array, dtype: DType, backend: Backend) -> Array:
+    """Cast a result back to the caller's dtype (a no-op when it already is)."""
+    return x if x.dtype == dtype else backend.xp.astype(x, dtype)
+
+
+def check_floating(x: Array, name: str, xp: ArrayNamespace) -> None:
+    """Raise ``TypeError`` unless ``x`` holds real floating-point data."""
+    if not xp.isdtype(x.dtype, "real floating"):
+        raise TypeError(f"xloss: {name} must be a real floating-point array, got dtype {x.dtype}")
+
+
+def compute_dtype(dtype: DType, xp: ArrayNamespace) -> DType:
+    """The dtype to compute in: float16 and bfloat16 compute in float32, others in themselves."""
+    # Compare by name: ``np.dtype(...) == None`` is true (None means float64 to NumPy), and
+    # NumPy-based libraries may carry ml_dtypes' bfloat16 without ``xp.bfloat16``.
+    name = str(dtype).rsplit(".", 1)[-1]
+    return xp.float32 if name in _LOW_PRECISION else dtype
+
+
+def check_reduction(reduction: str, allowed: tuple[str, ...] = _REDUCTIONS) -> None:
+    """Raise ``ValueError`` for an unknown ``reduction``."""
+    if reduction not in allowed:
+        raise ValueError(
+            f"xloss: reduction must be one of {', '.join(map(repr, allowed))}, got {reduction!r}"
+        )
+
+
+def check_base(base: float | None) -> float | None:
+    """Validate a logarithm base and return ``log(base)`` (``None`` means natural units)."""
+    if base is None:
+        return None
+    if isinstance(base, bool) or not isinstance(base, (int, float)):
+        raise ValueError(f"xloss: base must be a positive number other than 1 or None, got {base!r}")
+    if not (base > 0 and base != 1 and math.isfinite(base)):
+        raise ValueError(f"xloss: base must be a positive number other than 1 or None, got {base!r}")
+    return math.log(base)
+
+
+def stop_gradient(x: Array, backend: Backend) -> Array:
+    """``x`` with its gradient cut (the array API has no such operation)."""
+    if backend.kind == "torch":
+        return x.detach()
+    if backend.kind == "jax":
+        return sys.modules["jax"].lax.stop_gradient(x)
+    return x  # no autograd on the other libraries
+
+
+def take_along_axis(x: Array, indices: Array, axis: int, backend: Backend) -> Array:
+    """``xp.take_along_axis``, with a one-hot gather where the library lacks it (Dask).
+
+    ``indices`` must already lie in ``[0, x.shape[axis])``.
+    """
+    xp = backend.xp
+    if backend.kind != "dask":
+        return xp.take_along_axis(x, indices, axis=axis)
+    # dask/dask#3663: no take_along_axis. Compare against the class positions instead; one
+    # fused elementwise pass per block, no data-dependent shapes, stays lazy.
+    n = x.shape[axis]
+    shape = [1] * x.ndim
+    shape[axis] = n
+    positions = xp.reshape(xp.arange(n, dtype=indices.dtype), tuple(shape))
+    zero = xp.zeros((), dtype=x.dtype)
+    return xp.sum(xp.where(indices == positions, x, zero), axis=axis, keepdims=True)

@@ -1,0 +1,86 @@
+"""Native fast paths keyed by backend, with the generic array-API definition as fallback.
+
+A backend registers a native implementation of an operation with :func:`register`;
+it receives the same arguments as the generic definition plus ``backend=`` and returns
+``NotImplemented`` for any argument combination where it is not exactly equivalent.
+The generic definition (:func:`register_generic`) is always present, is what every
+other namespace runs, and is the reference the registry test holds each native entry
+against. Backend modules are imported lazily, the first time an array of that library
+reaches a call, so ``import xloss`` imports no framework.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+from .._backend import Backend
+
+__all__ = ["call", "generic", "native", "native_entries", "register", "register_generic"]
+
+_GENERIC: dict[str, Callable[..., Any]] = {}
+_NATIVE: dict[tuple[str, str], Callable[..., Any]] = {}
+_BACKEND_MODULES = {
+    "torch": "xloss._dispatch._torch",
+    "jax": "xloss._dispatch._jax",
+    "numpy": "xloss._dispatch._numpy",
+    "cupy": "xloss._dispatch._cupy",
+}
+_loaded: set[str] = set()
+
+
+def register(name: str, kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register ``fn`` as the native ``name`` for arrays of library ``kind``."""
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        _NATIVE[name, kind] = fn
+        return fn
+
+    return decorate
+
+
+def register_generic(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register ``fn`` as the generic array-API definition of ``name`` (takes ``backend=``)."""
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        _GENERIC[name] = fn
+        return fn
+
+    return decorate
+
+
+def _load(kind: str) -> None:
+    _loaded.add(kind)
+    module = _BACKEND_MODULES.get(kind)
+    if module is not None:
+        importlib.import_module(module)
+
+
+def native(name: str, kind: str) -> Callable[..., Any] | None:
+    """The native implementation of ``name`` for ``kind``, or ``None``."""
+    if kind not in _loaded:
+        _load(kind)
+    return _NATIVE.get((name, kind))
+
+
+def generic(name: str) -> Callable[..., Any]:
+    """The generic array-API definition of ``name``."""
+    return _GENERIC[name]
+
+
+def call(name: str, *args: Any, backend: Backend, **kwargs: Any) -> Any:
+    """Run the native ``name`` for ``backend`` if it accepts the arguments, else the generic."""
+    fn = native(name, backend.kind)
+    if fn is not None:
+        out = fn(*args, backend=backend, **kwargs)
+        if out is not NotImplemented:
+            return out
+    return _GENERIC[name](*args, backend=backend, **kwargs)
+
+
+def native_entries(kind: str) -> dict[str, Callable[..., Any]]:
+    """Every native entry registered for ``kind`` (importing that backend's module)."""
+    if kind not in _loaded:
+        _load(kind)
+    return {name: fn for (name, k), fn in _NATIVE.items() if k == kind}
