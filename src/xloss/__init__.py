@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from . import info, special
 
+# -- classification and divergence losses (torch.nn.functional names) --------------------
+
+# -- regression likelihoods (torch.nn.functional names) ----------------------------------
+
 __version__ = "0.1.0.dev0"
 
 __all__ = [
