@@ -30,8 +30,14 @@ ALL = (
     "cupy",
 )
 
-_MODULE_OF = {"numpy": "numpy", "array_api_strict": "array_api_strict", "torch": "torch",
-              "jax": "jax", "dask": "dask", "cupy": "cupy"}
+_MODULE_OF = {
+    "numpy": "numpy",
+    "array_api_strict": "array_api_strict",
+    "torch": "torch",
+    "jax": "jax",
+    "dask": "dask",
+    "cupy": "cupy",
+}
 
 
 def selected() -> list[str]:
@@ -62,7 +68,7 @@ def unavailable_reason(name: str) -> str | None:
 
             if cupy.cuda.runtime.getDeviceCount() < 1:
                 return "no CUDA device"
-        except Exception as exc:  # noqa: BLE001 - CuPy raises its own CUDA errors
+        except Exception as exc:
             return f"CuPy cannot reach a GPU: {exc}"
     return None
 
@@ -193,8 +199,9 @@ def make_case(name: str) -> Case:
         jax.config.update("jax_enable_x64", True)
         import jax.numpy as xp
 
-        return Case(name, library, xp, device=jax.devices()[0], jit=name == "jax-jit",
-                    autograd=True)
+        return Case(
+            name, library, xp, device=jax.devices()[0], jit=name == "jax-jit", autograd=True
+        )
     if library == "dask":
         import array_api_compat.dask.array as xp
 
@@ -236,5 +243,6 @@ def assert_result(
     assert tuple(result.shape) == expected.shape, f"shape {result.shape} != {expected.shape}"
     if rtol is None:
         rtol = {"float64": 1e-12, "float32": 2e-6}.get(dtype, 1e-2)
-    np.testing.assert_allclose(case.to_numpy(result), expected, rtol=rtol, atol=atol,
-                               equal_nan=True)
+    np.testing.assert_allclose(
+        case.to_numpy(result), expected, rtol=rtol, atol=atol, equal_nan=True
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from backends import ALL, Case, make_case, selected, unavailable_reason
 
 _SELECTED = selected()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.special as sc
-from backends import Case, assert_result
 
+from backends import Case, assert_result
 from xloss import special
 
 RNG = np.random.default_rng(0)
@@ -21,8 +21,9 @@ ROWS = np.array(
         [0.0, 0.0, 0.0, 0.0],
     ]
 )
-ROWS32 = np.array([[3e38, 1.0, -3e38, 0.0], [-np.inf, 2.0, 3.0, -np.inf],
-                   [-np.inf] * 4, [-5.0, 0.0, 5.0, 80.0]])
+ROWS32 = np.array(
+    [[3e38, 1.0, -3e38, 0.0], [-np.inf, 2.0, 3.0, -np.inf], [-np.inf] * 4, [-5.0, 0.0, 5.0, 80.0]]
+)
 
 
 def _rows(dtype: str) -> np.ndarray:
@@ -128,8 +129,6 @@ def test_integer_input_is_rejected(case: Case) -> None:
 
 def _grad(case: Case, fn, data: np.ndarray):
     if case.library == "torch":
-        import torch
-
         t = case.asarray(data)
         t.requires_grad_(True)
         fn(t).sum().backward()

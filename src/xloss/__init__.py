@@ -9,6 +9,7 @@ touched when its arrays arrive.
 from __future__ import annotations
 
 from . import info, special
+from ._dispatch import load_imported as _load_imported
 
 # -- classification and divergence losses (torch.nn.functional names) --------------------
 
@@ -21,3 +22,5 @@ __all__ = [
     "info",
     "special",
 ]
+
+_load_imported()  # native entries of frameworks imported before xloss

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Callable
-from functools import lru_cache, wraps
+from functools import wraps
 from typing import Any, TypeVar
 
 import array_api_compat
@@ -38,7 +38,6 @@ _REDUCTIONS = ("mean", "sum", "none")
 _LOW_PRECISION = frozenset({"float16", "bfloat16"})
 
 
-@lru_cache(maxsize=64)
 def _kind_of(xp: ArrayNamespace) -> str:
     """Name the library behind a namespace ('numpy', 'torch', 'jax', 'dask', 'cupy', ...)."""
     if array_api_compat.is_numpy_namespace(xp):
@@ -54,6 +53,28 @@ def _kind_of(xp: ArrayNamespace) -> str:
     if array_api_compat.is_array_api_strict_namespace(xp):
         return "array_api_strict"
     return "other"
+
+
+# (namespace, kind) per array type, filled on first sight. A plain dict rather than
+# lru_cache: torch.compile traces through dict look-ups but warns on lru_cache, and the
+# look-up is the whole per-call cost of resolution after the first call.
+_NAMESPACES: dict[type, tuple[ArrayNamespace, str]] = {}
+
+
+def _namespace_of_type(cls: type, example: Any) -> tuple[ArrayNamespace, str]:
+    found = _NAMESPACES.get(cls)
+    if found is None:
+        if cls.__module__.startswith("torch"):
+            # Resolved without array_namespace so that a first call inside torch.compile
+            # does not trace array-api-compat's lru_cache.
+            import array_api_compat.torch as torch_xp
+
+            found = (torch_xp, "torch")
+        else:
+            xp = array_namespace(example)
+            found = (xp, _kind_of(xp))
+        _NAMESPACES[cls] = found
+    return found
 
 
 def _is_array(value: Any) -> bool:
@@ -99,7 +120,9 @@ class Backend:
         self.inspectable = inspectable
 
     def __repr__(self) -> str:
-        return f"Backend(kind={self.kind!r}, device={self.device!r}, inspectable={self.inspectable})"
+        return (
+            f"Backend(kind={self.kind!r}, device={self.device!r}, inspectable={self.inspectable})"
+        )
 
     def full(self, shape: tuple[int, ...], value: float, dtype: DType) -> Array:
         """``xp.full`` on this device."""
@@ -117,6 +140,10 @@ class Backend:
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
+def _numpy_backed(value: Any) -> bool:
+    return isinstance(value, np.ndarray) or type(value).__module__.startswith("array_api_strict")
+
+
 def quiet(fn: _F) -> _F:
     """Run a public function with NumPy's floating-point warnings off.
 
@@ -128,8 +155,12 @@ def quiet(fn: _F) -> _F:
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with np.errstate(all="ignore"):
-            return fn(*args, **kwargs)
+        # Only for libraries that compute with NumPy eagerly: entering np.errstate is
+        # untraceable for torch.compile(fullgraph=True) and pointless elsewhere.
+        if any(_numpy_backed(a) for a in args):
+            with np.errstate(all="ignore"):
+                return fn(*args, **kwargs)
+        return fn(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
 
@@ -149,18 +180,19 @@ def resolve(*arrays: Any) -> Backend:
     present = [a for a in arrays if _is_array(a)]
     if not present:
         raise TypeError("xloss: expected at least one array argument, got only scalars or None")
-    try:
-        xp = array_namespace(*present)
-    except TypeError:
-        kinds = sorted({_describe(a) for a in present})
-        raise TypeError(
-            "xloss: all array arguments must come from one array library, got "
-            + " and ".join(kinds)
-        ) from None
-    kind = _kind_of(xp)
+    xp, kind = _namespace_of_type(type(present[0]), present[0])
+    for a in present[1:]:
+        if _namespace_of_type(type(a), a)[0] is not xp:
+            kinds = sorted({_describe(a) for a in present})
+            raise TypeError(
+                "xloss: all array arguments must come from one array library, got "
+                + " and ".join(kinds)
+            )
     device = None
     for a in present:
-        d = _device_of(a)
+        # torch and NumPy answer directly (cheaper, and torch.compile-friendly: the
+        # generic helper goes through lru_cache'd type checks that Dynamo warns about).
+        d = a.device if kind == "torch" else "cpu" if kind == "numpy" else _device_of(a)
         if d is None:  # a JAX array being traced has no device
             continue
         if device is None:
@@ -236,9 +268,13 @@ def check_base(base: float | None) -> float | None:
     if base is None:
         return None
     if isinstance(base, bool) or not isinstance(base, (int, float)):
-        raise ValueError(f"xloss: base must be a positive number other than 1 or None, got {base!r}")
+        raise ValueError(
+            f"xloss: base must be a positive number other than 1 or None, got {base!r}"
+        )
     if not (base > 0 and base != 1 and math.isfinite(base)):
-        raise ValueError(f"xloss: base must be a positive number other than 1 or None, got {base!r}")
+        raise ValueError(
+            f"xloss: base must be a positive number other than 1 or None, got {base!r}"
+        )
     return math.log(base)
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 
 from . import _agnostic  # noqa: F401  (registers the generic definitions)
-from ._backend import quiet, Backend, check_base, floating_inputs, resolve, to_dtype
+from ._backend import Backend, check_base, floating_inputs, quiet, resolve, to_dtype
 from ._dispatch import call
 from ._typing import Array
 
@@ -30,7 +30,9 @@ def _check_probabilities(p: Array, name: str, backend: Backend) -> Array:
     negative = p < 0
     if backend.inspectable:
         if bool(xp.any(negative)):
-            raise ValueError(f"xloss: {name} must be non-negative probabilities, got a negative entry")
+            raise ValueError(
+                f"xloss: {name} must be non-negative probabilities, got a negative entry"
+            )
         return p
     return xp.where(negative, math.nan, p)
 

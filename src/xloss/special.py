@@ -13,7 +13,7 @@ from typing import Any
 
 from . import _agnostic  # noqa: F401  (registers the generic definitions)
 from ._agnostic import special as _generic  # noqa: F401
-from ._backend import quiet, floating_inputs, resolve, to_dtype
+from ._backend import floating_inputs, quiet, resolve, to_dtype
 from ._dispatch import call
 from ._typing import Array
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import math
 
-from .._backend import Backend, stop_gradient
-from .._dispatch import register_generic
-from .._typing import Array
+from xloss._backend import Backend, stop_gradient
+from xloss._dispatch import register_generic
+from xloss._typing import Array
 
 __all__ = [
     "entr",
@@ -58,8 +58,10 @@ def logsumexp(
     if any(x.shape[a] == 0 for a in axes):  # static shape: log(0) = -inf, as SciPy
         out_shape = tuple(1 if i in axes else n for i, n in enumerate(x.shape))
         out = backend.full(out_shape, -math.inf, x.dtype)
-        return out if keepdims else xp.reshape(
-            out, tuple(n for i, n in enumerate(x.shape) if i not in axes)
+        return (
+            out
+            if keepdims
+            else xp.reshape(out, tuple(n for i, n in enumerate(x.shape) if i not in axes))
         )
     shifted, m = _shifted(x, axes, backend)
     out = xp.log(xp.sum(xp.exp(shifted), axis=axes, keepdims=True)) + m

@@ -12,10 +12,11 @@ reaches a call, so ``import xloss`` imports no framework.
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Callable
 from typing import Any
 
-from .._backend import Backend
+from xloss._backend import Backend
 
 __all__ = ["call", "generic", "native", "native_entries", "register", "register_generic"]
 
@@ -57,9 +58,17 @@ def _load(kind: str) -> None:
         importlib.import_module(module)
 
 
+def _tracing(kind: str) -> bool:
+    # An import cannot be traced by torch.compile; the generic definition can, and equals
+    # the native one, so a first call made inside a compiled region simply runs it.
+    return kind == "torch" and sys.modules["torch"].compiler.is_compiling()
+
+
 def native(name: str, kind: str) -> Callable[..., Any] | None:
     """The native implementation of ``name`` for ``kind``, or ``None``."""
     if kind not in _loaded:
+        if _tracing(kind):
+            return None
         _load(kind)
     return _NATIVE.get((name, kind))
 
@@ -77,6 +86,17 @@ def call(name: str, *args: Any, backend: Backend, **kwargs: Any) -> Any:
         if out is not NotImplemented:
             return out
     return _GENERIC[name](*args, backend=backend, **kwargs)
+
+
+def load_imported() -> None:
+    """Load the native entries of every framework that is already imported (einops-style).
+
+    Called once when xloss is imported, so that a first call made inside
+    ``torch.compile`` already finds the torch entries.
+    """
+    for kind, module in (("torch", "torch"), ("jax", "jax"), ("cupy", "cupy")):
+        if module in sys.modules and kind not in _loaded:
+            _load(kind)
 
 
 def native_entries(kind: str) -> dict[str, Callable[..., Any]]:
