@@ -191,7 +191,8 @@ def make_case(name: str) -> Case:
         import array_api_compat.torch as xp
         import torch
 
-        device = torch.device("cuda" if name == "torch-cuda" else "cpu")
+        # An indexed device: tensors report cuda:0, and torch.device("cuda") != cuda:0.
+        device = torch.device("cuda", 0) if name == "torch-cuda" else torch.device("cpu")
         return Case(name, library, xp, device=device, autograd=True)
     if library == "jax":
         import jax
