@@ -54,7 +54,10 @@ def test_softmax_family_matches_scipy(case: Case, dtype: str, fn: str, axis: int
     out = case.call(getattr(special, fn), case.asarray(data, dtype), axis=axis)
     with np.errstate(all="ignore"):
         expected = getattr(sc, fn)(data.astype(dtype), axis=axis)
-    assert_result(case, out, expected, dtype=dtype, atol=1e-300 if dtype == "float64" else 1e-38)
+    # Entries near 0 come from x - m - log(s) with s near 1: an absolute error of a few ulp
+    # of 1 is inherent (seen on JAX GPU, whose exp/log differ from glibc's by an ulp).
+    atol = 4 * float(np.finfo(dtype).eps)
+    assert_result(case, out, expected, dtype=dtype, atol=atol)
 
 
 ELEMENTWISE = np.array([-1e300, -800.0, -30.0, -1.0, -1e-8, 0.0, 1e-8, 1.0, 30.0, 800.0, 1e300])
