@@ -225,7 +225,7 @@ def floating_inputs(backend: Backend, **named: Any) -> tuple[list[Array], DType]
             check_floating(value, name, xp)
     out_dtype = arrays[0].dtype if len(arrays) == 1 else xp.result_type(*arrays)
     dtype = compute_dtype(out_dtype, xp)
-    converted = []
+    converted: list[Array] = []
     for value in named.values():
         if value is None:
             converted.append(None)
