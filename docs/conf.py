@@ -22,9 +22,12 @@ sys.path.insert(0, str(HERE.parent / "src"))  # a fresh checkout builds without 
 
 import xloss  # noqa: E402
 
+# The Keras migration examples run on JAX (installed by the docs session); TensorFlow is not.
+os.environ.setdefault("KERAS_BACKEND", "jax")
+
 project = "xloss"
 author = "xloss developers"
-copyright = "xloss developers"  # noqa: A001
+copyright = "xloss developers"
 release = xloss.__version__
 version = ".".join(release.split(".")[:2])
 
@@ -294,3 +297,66 @@ def _ensure_benchmark_table() -> None:
 
 _write_api_lists()
 _ensure_benchmark_table()
+
+
+# -- examples of functions that have not landed -------------------------------------------
+# ``.. requires:: xloss.grad.cross_entropy ...`` at the top of a section: when every name
+# exists it renders nothing and the section's examples run as usual. When one is missing it
+# renders a visible note, and the doctest builder leaves that section's examples (the rest
+# of the section, subsections included) unexecuted instead of failing on the missing name.
+from docutils import nodes  # noqa: E402
+from docutils.parsers.rst import Directive  # noqa: E402
+from docutils.statemachine import StringList  # noqa: E402
+
+
+def _exists(name: str) -> bool:
+    try:
+        importlib.import_module(name)
+        return True
+    except ImportError:
+        pass
+    module, _, attr = name.rpartition(".")
+    try:
+        return hasattr(importlib.import_module(module), attr)
+    except ImportError:
+        return False
+
+
+class Requires(Directive):
+    required_arguments = 1
+    final_argument_whitespace = True
+
+    def run(self) -> list[nodes.Node]:
+        # Read this page again on every build: the answer changes as functions land.
+        self.state.document.settings.env.note_reread()
+        missing = [name for name in self.arguments[0].split() if not _exists(name)]
+        if not missing:
+            return []
+        note = nodes.warning()
+        names = ", ".join(f"``{name}``" for name in missing)
+        text = (
+            f"Not executed in this build: {names} is not part of this version of xloss yet, "
+            "so the examples in this section are shown but not run."
+        )
+        self.state.nested_parse(StringList([text]), self.content_offset, note)
+        note["xloss_requires_missing"] = True
+        return [note]
+
+
+def _disable_missing_examples(app, doctree) -> None:  # type: ignore[no-untyped-def]
+    if app.builder.name != "doctest":
+        return
+    for marker in list(doctree.findall(nodes.warning)):
+        if not marker.get("xloss_requires_missing"):
+            continue
+        section = marker.parent
+        for node in list(section.findall(nodes.doctest_block)):
+            node.replace_self(nodes.literal_block(node.rawsource, node.astext()))
+        for node in section.findall(nodes.literal_block):
+            if "testnodetype" in node:
+                del node["testnodetype"]
+
+
+def setup(app):  # type: ignore[no-untyped-def]
+    app.add_directive("requires", Requires)
+    app.connect("doctree-read", _disable_missing_examples)
