@@ -182,9 +182,7 @@ MATCHES: dict[str, dict[str, tuple[str, str, str]]] = {
         "brier_score": ("", "", "sklearn.metrics.brier_score_loss"),
         "expected_calibration_error": ("", "", "torchmetrics.functional.calibration_error"),
     },
-    "xloss.grad": {
-        "cross_entropy": ("autograd of " + F + "cross_entropy", "jax.value_and_grad", ""),
-    },
+    "xloss.grad": {},  # filled from the losses' row of the same name
     "xloss.testing": {
         "assert_close": ("torch.testing.assert_close", "", "numpy.testing.assert_allclose"),
     },
@@ -257,6 +255,10 @@ def _write_api_lists() -> None:
             table = MATCHES.get(module_name, {})
             for name in names:
                 torch_name, jax_name, sci_name = table.get(name, ("", "", ""))
+                if module_name == "xloss.grad" and MATCHES["xloss"].get(name, ("",))[0]:
+                    # the gradient of the loss of the same name: what autograd gives there
+                    torch_name = "torch.autograd.grad of " + MATCHES["xloss"][name][0]
+                    jax_name = "jax.value_and_grad"
                 lines += [
                     f"   * - :func:`~{module_name}.{name}`",
                     f"     - {_cell(torch_name)}",
