@@ -14,11 +14,26 @@ from ._dispatch import load_imported as _load_imported
 # -- classification and divergence losses (torch.nn.functional names) --------------------
 
 # -- regression likelihoods (torch.nn.functional names) ----------------------------------
+# isort: split
+from ._regression import gaussian_nll_loss as gaussian_nll_loss
+from ._regression import huber_loss as huber_loss
+from ._regression import l1_loss as l1_loss
+from ._regression import log_cosh_loss as log_cosh_loss
+from ._regression import mse_loss as mse_loss
+from ._regression import poisson_nll_loss as poisson_nll_loss
+from ._regression import smooth_l1_loss as smooth_l1_loss
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "__version__",
+    "gaussian_nll_loss",
+    "huber_loss",
+    "l1_loss",
+    "log_cosh_loss",
+    "mse_loss",
+    "poisson_nll_loss",
+    "smooth_l1_loss",
     "info",
     "special",
 ]
