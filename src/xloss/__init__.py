@@ -8,7 +8,7 @@ touched when its arrays arrive.
 
 from __future__ import annotations
 
-from . import info, special
+from . import info, metrics, special
 from ._dispatch import load_imported as _load_imported
 
 # -- classification and divergence losses (torch.nn.functional names) --------------------
@@ -35,6 +35,7 @@ __all__ = [
     "poisson_nll_loss",
     "smooth_l1_loss",
     "info",
+    "metrics",
     "special",
 ]
 
