@@ -8,7 +8,7 @@ touched when its arrays arrive.
 
 from __future__ import annotations
 
-from . import info, metrics, special
+from . import grad, info, metrics, special
 from ._dispatch import load_imported as _load_imported
 
 # -- classification and divergence losses (torch.nn.functional names) --------------------
@@ -34,6 +34,7 @@ __all__ = [
     "mse_loss",
     "poisson_nll_loss",
     "smooth_l1_loss",
+    "grad",
     "info",
     "metrics",
     "special",
