@@ -285,8 +285,13 @@ def cross_entropy(
             subtract = subtract + (smooth / classes) * class_weight * valid
         own_denominator = xp.sum(labels.target_weight)
         scale = 1.0 / own_denominator if reduction == "mean" else 1.0
-        gradient = labels.nan_where_bad((row_weight * p - subtract) * scale, backend, expand=True)
-        curvature = row_weight * p * (1.0 - p) * scale if hessian else None
+        # Ignored positions get exactly 0, also when every target is ignored (0/0), as torch.
+        gradient = labels.nan_where_bad(
+            xp.where(valid != 0, (row_weight * p - subtract) * scale, 0.0), backend, expand=True
+        )
+        curvature = (
+            xp.where(valid != 0, row_weight * p * (1.0 - p) * scale, 0.0) if hessian else None
+        )
         own = (1.0 - smooth) * -xp.sum(
             _weighted_log_prob(labels.weighted_hot, log_p, backend), axis=class_axis
         )
@@ -370,7 +375,9 @@ def nll_loss(
     labels = _Labels(input, target, weight, ignore_index, class_axis, backend)
     denominator = xp.sum(labels.target_weight)
     scale = 1.0 / denominator if reduction == "mean" else 1.0
-    gradient = labels.nan_where_bad((0.0 - labels.weighted_hot) * scale, backend, expand=True)
+    valid = xp.expand_dims(labels.valid, axis=class_axis) != 0
+    gradient = xp.where(valid, (0.0 - labels.weighted_hot) * scale, 0.0)
+    gradient = labels.nan_where_bad(gradient, backend, expand=True)
     curvature = xp.zeros_like(input) if hessian else None
     if value is None:
         own = -xp.sum(_weighted_log_prob(labels.weighted_hot, input, backend), axis=class_axis)
