@@ -225,7 +225,9 @@ def _classification_specs() -> list[Spec]:
                 if weight is not None:
                     args["weight"] = weight
 
-                def nll(*, _o=torch_options, _b=extra.get("base"), **t: Any) -> Any:
+                nll_base = extra.get("base")
+
+                def nll(*, _o=torch_options, _b=nll_base, **t: Any) -> Any:
                     out = F.nll_loss(t["input"], t["target"], t.get("weight"), **_o)
                     return out / math.log(_b) if _b else out
 
@@ -394,22 +396,19 @@ def _regression_specs() -> list[Spec]:
     specs = []
     for reduction in REDUCTIONS:
 
-        def simple(name: str, label: str, args: dict[str, np.ndarray], **options: Any) -> Spec:
-            def reference(*, _n=name, _o={**options, "reduction": reduction}, **t: Any) -> Any:
+        def simple(
+            name: str, label: str, args: dict[str, np.ndarray], _r: str = reduction, **options: Any
+        ) -> Spec:
+            all_options = {**options, "reduction": _r}
+
+            def reference(*, _n=name, _o=all_options, **t: Any) -> Any:
                 positional = [t[k] for k in args if k != "weight"]
                 keyword = {"weight": t["weight"]} if "weight" in t else {}
                 return getattr(F, _n)(*positional, **_o, **keyword)
 
             keyword_arrays = {"weight": args["weight"]} if "weight" in args else {}
             positional = {k: v for k, v in args.items() if k != "weight"}
-            return Spec(
-                name,
-                f"{reduction}-{label}",
-                positional,
-                reference,
-                {**options, "reduction": reduction},
-                keyword_arrays,
-            )
+            return Spec(name, f"{_r}-{label}", positional, reference, all_options, keyword_arrays)
 
         xt = {"input": R_INPUT, "target": R_TARGET}
         specs += [
