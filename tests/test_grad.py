@@ -549,3 +549,127 @@ def test_gradient_matches_jax_grad_of_the_loss(spec: Spec) -> None:
     for got, want in zip(out[1:], expected, strict=True):
         want = np.asarray(want)
         np.testing.assert_allclose(np.asarray(got), want, **_tolerance("float64", want))
+
+
+# -- properties --------------------------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as hs  # noqa: E402
+
+
+def _softmax(x: np.ndarray, axis: int) -> np.ndarray:
+    shifted = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return shifted / np.sum(shifted, axis=axis, keepdims=True)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=hs.integers(1, 6),
+    classes=hs.integers(2, 6),
+    seed=hs.integers(0, 2**32 - 1),
+    weighted=hs.booleans(),
+    reduction=hs.sampled_from(REDUCTIONS),
+)
+def test_index_cross_entropy_gradient_is_softmax_minus_onehot(
+    n: int, classes: int, seed: int, weighted: bool, reduction: str
+) -> None:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, classes)) * 5
+    y = rng.integers(0, classes, size=n)
+    y[rng.uniform(size=n) < 0.3] = -100
+    y[0] = 0  # at least one kept target
+    w = rng.uniform(0.1, 3.0, size=classes) if weighted else np.ones(classes)
+    kept = (y != -100).astype(float)
+    w_y = w[np.where(y >= 0, y, 0)] * kept
+    onehot = np.eye(classes)[np.where(y >= 0, y, 0)]
+    expected = (_softmax(x, 1) - onehot) * w_y[:, None]
+    if reduction == "mean":
+        expected = expected / w_y.sum()
+    _, gradient, hessian = xloss.grad.cross_entropy(
+        x, y, w if weighted else None, reduction=reduction, hessian=True
+    )
+    np.testing.assert_allclose(gradient, expected, rtol=1e-12, atol=1e-15)
+    p = _softmax(x, 1)
+    scale = w_y[:, None] / (w_y.sum() if reduction == "mean" else 1.0)
+    np.testing.assert_allclose(hessian, p * (1 - p) * scale, rtol=1e-12, atol=1e-15)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    shape=hs.sampled_from([(3,), (4, 3), (2, 3, 4)]),
+    seed=hs.integers(0, 2**32 - 1),
+    smoothing=hs.sampled_from([0.0, 0.1, 1.0]),
+    probabilities=hs.booleans(),
+)
+def test_unweighted_cross_entropy_gradients_sum_to_zero_over_classes(
+    shape: tuple[int, ...], seed: int, smoothing: float, probabilities: bool
+) -> None:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=shape) * 10
+    axis = 1 if len(shape) >= 2 else 0
+    if probabilities:
+        target = _softmax(rng.normal(size=shape), axis)
+    else:
+        target = rng.integers(0, shape[axis], size=shape[:axis] + shape[axis + 1 :])
+    _, gradient = xloss.grad.cross_entropy(x, target, label_smoothing=smoothing, reduction="sum")
+    np.testing.assert_allclose(np.sum(gradient, axis=axis), 0.0, atol=1e-14 * gradient.size)
+
+
+def test_extreme_logits_give_finite_exact_gradients() -> None:
+    x = np.array([[1e30, 0.0, -1e30], [-1e300, 1e300, 0.0]])
+    y = np.array([0, 0])
+    loss, gradient, hessian = xloss.grad.cross_entropy(x, y, reduction="sum", hessian=True)
+    np.testing.assert_array_equal(gradient, [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]] - np.eye(3)[y])
+    np.testing.assert_array_equal(hessian, np.zeros((2, 3)))
+    assert loss == 2e300
+    _, d_logits, h_logits = xloss.grad.binary_cross_entropy_with_logits(
+        np.array([-800.0, 800.0]), np.array([1.0, 0.0]), reduction="sum", hessian=True
+    )
+    np.testing.assert_array_equal(d_logits, [-1.0, 1.0])
+    assert np.all(np.isfinite(h_logits))
+    _, d_margin = xloss.grad.soft_margin_loss(
+        np.array([-1e4, 1e4], dtype=np.float32), np.array([1.0, -1.0], dtype=np.float32)
+    )
+    np.testing.assert_array_equal(d_margin, np.array([-0.5, 0.5], dtype=np.float32))
+
+
+def test_bad_labels_raise_where_inspectable_and_give_nan_elsewhere(case: Case) -> None:
+    x = RNG.normal(size=(3, 4))
+    y = np.array([0, 7, 1])
+    args = (case.asarray(x), case.asarray(y))
+    if case.library in ("numpy", "array_api_strict") or case.name == "torch":
+        with pytest.raises(ValueError, match=r"out of range|class labels"):
+            case.call(xloss.grad.cross_entropy, *args)
+        return
+    _, gradient = case.call(xloss.grad.cross_entropy, *args, reduction="none")
+    gradient = case.to_numpy(gradient)
+    assert np.all(np.isnan(gradient[1]))
+    assert np.all(np.isfinite(gradient[[0, 2]]))
+
+
+@pytest.mark.parametrize("low", ["float16", "bfloat16"])
+def test_low_precision_computes_in_float32(case: Case, low: str) -> None:
+    try:
+        case.dtype(low)
+    except (LookupError, AttributeError) as exc:
+        pytest.skip(f"{case.name} has no {low}: {exc}")
+    x = RNG.normal(size=(5, 3))
+    y = RNG.integers(0, 3, size=5)
+    x_low = case.asarray(x, low)
+    _, gradient = case.call(xloss.grad.cross_entropy, x_low, case.asarray(y))
+    assert gradient.dtype == x_low.dtype
+    rounded = case.to_numpy(x_low).astype(np.float32)
+    _, expected = xloss.grad.cross_entropy(rounded, y)
+    np.testing.assert_allclose(case.to_numpy(gradient), expected, rtol=1e-2, atol=1e-3)
+
+
+def test_options_are_validated_without_touching_data() -> None:
+    x, y = np.zeros((2, 3)), np.array([0, 1])
+    with pytest.raises(ValueError, match="reduction"):
+        xloss.grad.cross_entropy(x, y, reduction="avg")
+    with pytest.raises(ValueError, match="label_smoothing"):
+        xloss.grad.cross_entropy(x, y, label_smoothing=1.5)
+    with pytest.raises(ValueError, match="base"):
+        xloss.grad.nll_loss(x, y, base=1.0)
+    with pytest.raises(ValueError, match="reduction"):
+        xloss.grad.mse_loss(x, x, reduction="batchmean")
