@@ -12,6 +12,15 @@ from . import grad, info, metrics, special
 from ._dispatch import load_imported as _load_imported
 
 # -- classification and divergence losses (torch.nn.functional names) --------------------
+# isort: split
+from ._classification import binary_cross_entropy as binary_cross_entropy
+from ._classification import binary_cross_entropy_with_logits as binary_cross_entropy_with_logits
+from ._classification import cross_entropy as cross_entropy
+from ._classification import kl_div as kl_div
+from ._classification import multilabel_soft_margin_loss as multilabel_soft_margin_loss
+from ._classification import nll_loss as nll_loss
+from ._classification import sigmoid_focal_loss as sigmoid_focal_loss
+from ._classification import soft_margin_loss as soft_margin_loss
 
 # -- regression likelihoods (torch.nn.functional names) ----------------------------------
 # isort: split
@@ -27,6 +36,14 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "__version__",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "kl_div",
+    "multilabel_soft_margin_loss",
+    "nll_loss",
+    "sigmoid_focal_loss",
+    "soft_margin_loss",
     "gaussian_nll_loss",
     "huber_loss",
     "l1_loss",
