@@ -9,12 +9,11 @@ depends on data-dependent shapes (``jax.jit``) or on ``take_along_axis`` (Dask).
 
 from __future__ import annotations
 
-import importlib
 import math
-from collections.abc import Callable
 from typing import Any
 
 from xloss import _agnostic  # noqa: F401  (registers the generic primitives)
+from xloss import _classification as losses
 from xloss._backend import (
     Backend,
     check_base,
@@ -39,17 +38,6 @@ __all__ = [
     "sigmoid_focal_loss",
     "soft_margin_loss",
 ]
-
-
-def _public(name: str) -> Callable[..., Any] | None:
-    """The public loss ``xloss.<name>`` once it is defined (looked up at call time)."""
-    return getattr(importlib.import_module("xloss"), name, None)
-
-
-def _value(name: str, *args: Any, **options: Any) -> Array | None:
-    """The public loss's value, or ``None`` while ``xloss.<name>`` is not defined yet."""
-    public = _public(name)
-    return None if public is None else public(*args, **options)
 
 
 def _finish(
@@ -82,13 +70,6 @@ def _class_axis(axis: int | None, ndim: int) -> int:
     if not -ndim <= axis < max(ndim, 1):
         raise ValueError(f"xloss: axis {axis} is out of range for an input of {ndim} dimensions")
     return axis % ndim
-
-
-def _reduce(loss: Array, reduction: str, denominator: Array | float, backend: Backend) -> Array:
-    if reduction == "none":
-        return loss
-    total = backend.xp.sum(loss)
-    return total / denominator if reduction == "mean" else total
 
 
 # -- index targets ------------------------------------------------------------------------
@@ -126,12 +107,9 @@ class _Labels:
             )
         dtype = input.dtype
         valid = target != ignore_index
+        # Out-of-range labels have already raised in the public loss where values can be
+        # read; elsewhere their positions' derivatives are NaN, as their losses are.
         bad = valid & ((target < 0) | (target >= classes))
-        if backend.inspectable and bool(xp.any(bad)):
-            raise ValueError(
-                f"xloss: class labels must lie in [0, {classes}) or equal ignore_index "
-                f"({ignore_index}); got one outside"
-            )
         self.valid = xp.astype(valid, dtype)
         self.bad = bad
         self.axis = axis
@@ -151,13 +129,6 @@ class _Labels:
     def nan_where_bad(self, x: Array, backend: Backend, *, expand: bool) -> Array:
         bad = backend.xp.expand_dims(self.bad, axis=self.axis) if expand else self.bad
         return backend.xp.where(bad, math.nan, x)
-
-
-def _weighted_log_prob(weights: Array, log_p: Array, backend: Backend) -> Array:
-    """``weights * log_p`` with ``0 * log_p = 0`` (also where ``log_p = -inf``)."""
-    xp = backend.xp
-    zero = weights == 0
-    return xp.where(zero, 0.0, weights * xp.where(zero, 0.0, log_p))
 
 
 @quiet
@@ -228,8 +199,7 @@ def cross_entropy(
     log_base = check_base(base)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"xloss: label_smoothing must lie in [0, 1], got {label_smoothing!r}")
-    value = _value(
-        "cross_entropy",
+    value = losses.cross_entropy(
         input,
         target,
         weight,
@@ -272,8 +242,6 @@ def cross_entropy(
         scale = scale_for(reduction, denominator)
         gradient = (row_weight * p - weighted) * scale
         curvature = row_weight * p * (1.0 - p) * scale if hessian else None
-        own = -xp.sum(weighted * log_p, axis=class_axis)
-        own_denominator: Array | float = denominator
     else:
         labels = _Labels(input, target, weight, ignore_index, class_axis, backend)
         valid = xp.expand_dims(labels.valid, axis=class_axis)
@@ -283,8 +251,7 @@ def cross_entropy(
             class_weight = 1.0 if labels.class_weight is None else labels.class_weight
             row_weight = row_weight + (smooth / classes) * labels.total_weight * valid
             subtract = subtract + (smooth / classes) * class_weight * valid
-        own_denominator = xp.sum(labels.target_weight)
-        scale = 1.0 / own_denominator if reduction == "mean" else 1.0
+        scale = 1.0 / xp.sum(labels.target_weight) if reduction == "mean" else 1.0
         # Ignored positions get exactly 0, also when every target is ignored (0/0), as torch.
         gradient = labels.nan_where_bad(
             xp.where(valid != 0, (row_weight * p - subtract) * scale, 0.0), backend, expand=True
@@ -292,17 +259,6 @@ def cross_entropy(
         curvature = (
             xp.where(valid != 0, row_weight * p * (1.0 - p) * scale, 0.0) if hessian else None
         )
-        own = (1.0 - smooth) * -xp.sum(
-            _weighted_log_prob(labels.weighted_hot, log_p, backend), axis=class_axis
-        )
-        if smooth:
-            class_weight = 1.0 if labels.class_weight is None else labels.class_weight
-            own = own + (smooth / classes) * labels.valid * -xp.sum(
-                class_weight * log_p, axis=class_axis
-            )
-        own = labels.nan_where_bad(own, backend, expand=False)
-    if value is None:
-        value = _in_base(_reduce(own, reduction, own_denominator, backend), log_base)
     return _finish(value, gradient, curvature, input, log_base, out_dtype, backend)
 
 
@@ -358,8 +314,7 @@ def nll_loss(
     """
     check_reduction(reduction)
     log_base = check_base(base)
-    value = _value(
-        "nll_loss",
+    value = losses.nll_loss(
         input,
         target,
         weight,
@@ -379,10 +334,6 @@ def nll_loss(
     gradient = xp.where(valid, (0.0 - labels.weighted_hot) * scale, 0.0)
     gradient = labels.nan_where_bad(gradient, backend, expand=True)
     curvature = xp.zeros_like(input) if hessian else None
-    if value is None:
-        own = -xp.sum(_weighted_log_prob(labels.weighted_hot, input, backend), axis=class_axis)
-        own = labels.nan_where_bad(own, backend, expand=False)
-        value = _in_base(_reduce(own, reduction, denominator, backend), log_base)
     return _finish(value, gradient, curvature, input, log_base, out_dtype, backend)
 
 
@@ -443,15 +394,15 @@ def binary_cross_entropy(
     """
     check_reduction(reduction)
     log_base = check_base(base)
-    value = _value("binary_cross_entropy", input, target, weight, reduction=reduction, base=base)
+    value = losses.binary_cross_entropy(input, target, weight, reduction=reduction, base=base)
     backend = resolve(input, target, weight)
     xp = backend.xp
     (input, target, weight), out_dtype = floating_inputs(
         backend, input=input, target=target, weight=weight
     )
+    # Probabilities outside [0, 1] have raised in the public loss where values can be
+    # read; elsewhere they give NaN derivatives, as they give a NaN loss.
     outside = (input < 0) | (input > 1)
-    if backend.inspectable and bool(xp.any(outside)):
-        raise ValueError("xloss: all elements of input should be between 0 and 1")
     input_checked = xp.where(outside, math.nan, input)
     w = 1.0 if weight is None else weight
     scale = scale_for(reduction, size_of(_broadcast_size(input, target, weight, backend=backend)))
@@ -464,11 +415,6 @@ def binary_cross_entropy(
         if hessian
         else None
     )
-    if value is None:
-        log_p = xp.maximum(xp.log(input_checked), -100.0)
-        log_q = xp.maximum(xp.log1p(-input_checked), -100.0)
-        own = -w * (target * log_p + (1.0 - target) * log_q)
-        value = _in_base(_reduce(own, reduction, size_of(tuple(own.shape)), backend), log_base)
     return _finish(value, gradient, curvature, input, log_base, out_dtype, backend)
 
 
@@ -529,8 +475,7 @@ def binary_cross_entropy_with_logits(
     """
     check_reduction(reduction)
     log_base = check_base(base)
-    value = _value(
-        "binary_cross_entropy_with_logits",
+    value = losses.binary_cross_entropy_with_logits(
         input,
         target,
         weight,
@@ -555,10 +500,6 @@ def binary_cross_entropy_with_logits(
     curvature = (
         w * log_weight * s * call("sigmoid", -input, backend=backend) * scale if hessian else None
     )
-    if value is None:
-        log_sig = call("log_sigmoid", input, backend=backend)
-        own = w * ((1.0 - target) * input - log_weight * log_sig)
-        value = _in_base(_reduce(own, reduction, size_of(tuple(own.shape)), backend), log_base)
     return _finish(value, gradient, curvature, input, log_base, out_dtype, backend)
 
 
@@ -612,7 +553,7 @@ def kl_div(
     """
     check_reduction(reduction, ("mean", "sum", "none", "batchmean"))
     log_base = check_base(base)
-    value = _value("kl_div", input, target, reduction=reduction, log_target=log_target, base=base)
+    value = losses.kl_div(input, target, reduction=reduction, log_target=log_target, base=base)
     backend = resolve(input, target)
     xp = backend.xp
     (input, target), out_dtype = floating_inputs(backend, input=input, target=target)
@@ -629,17 +570,6 @@ def kl_div(
         positive = target > 0
         gradient = xp.where(positive, -target, 0.0) * scale
     curvature = xp.zeros_like(input) if hessian else None
-    if value is None:
-        if log_target:
-            own = probability * (target - input)
-        else:
-            safe = xp.where(positive, target, 1.0)
-            own = xp.where(positive, target * (xp.log(safe) - input), 0.0)
-        if reduction in ("mean", "batchmean"):
-            reduced = xp.sum(own) / denominator
-        else:
-            reduced = _reduce(own, reduction, 1.0, backend)
-        value = _in_base(reduced, log_base)
     if tuple(gradient.shape) != shape:  # a target broadcast up to the input
         gradient = xp.broadcast_to(gradient, shape)
     return _finish(value, gradient, curvature, input, log_base, out_dtype, backend)
@@ -687,7 +617,7 @@ def soft_margin_loss(
     (0.6931471805599453, array([-0.5]))
     """
     check_reduction(reduction)
-    value = _value("soft_margin_loss", input, target, reduction=reduction)
+    value = losses.soft_margin_loss(input, target, reduction=reduction)
     backend = resolve(input, target)
     (input, target), out_dtype = floating_inputs(backend, input=input, target=target)
     margin = target * input
@@ -700,9 +630,6 @@ def soft_margin_loss(
         if hessian
         else None
     )
-    if value is None:
-        own = call("softplus", -margin, backend=backend)
-        value = _reduce(own, reduction, size_of(shape), backend)
     return _finish(value, gradient, curvature, input, None, out_dtype, backend)
 
 
@@ -758,7 +685,7 @@ def multilabel_soft_margin_loss(
     (0.6931471805599453, array([[-0.25,  0.25]]))
     """
     check_reduction(reduction)
-    value = _value("multilabel_soft_margin_loss", input, target, weight, reduction=reduction)
+    value = losses.multilabel_soft_margin_loss(input, target, weight, reduction=reduction)
     backend = resolve(input, target, weight)
     xp = backend.xp
     (input, target, weight), out_dtype = floating_inputs(
@@ -775,12 +702,6 @@ def multilabel_soft_margin_loss(
         if hessian
         else None
     )
-    if value is None:
-        terms = target * call("softplus", -input, backend=backend) + (1.0 - target) * call(
-            "softplus", input, backend=backend
-        )
-        own = xp.sum(w * terms, axis=-1) / classes
-        value = _reduce(own, reduction, rows, backend)
     return _finish(value, gradient, curvature, input, None, out_dtype, backend)
 
 
@@ -838,9 +759,7 @@ def sigmoid_focal_loss(
     (array([0.69314718]), array([-0.5]))
     """
     check_reduction(reduction)
-    value = _value(
-        "sigmoid_focal_loss", input, target, alpha=alpha, gamma=gamma, reduction=reduction
-    )
+    value = losses.sigmoid_focal_loss(input, target, alpha=alpha, gamma=gamma, reduction=reduction)
     backend = resolve(input, target)
     xp = backend.xp
     (input, target), out_dtype = floating_inputs(backend, input=input, target=target)
@@ -879,6 +798,4 @@ def sigmoid_focal_loss(
             curvature = curvature + 2.0 * d_ce * focus_slope * d_m
             curvature = curvature + ce * (second + focus_slope * d2_m)
         curvature = alpha_t * curvature * scale
-    if value is None:
-        value = _reduce(alpha_t * ce * focus, reduction, size_of(shape), backend)
     return _finish(value, gradient, curvature, input, None, out_dtype, backend)
