@@ -10,7 +10,7 @@ depends on data-dependent shapes (``jax.jit``) or on ``take_along_axis`` (Dask).
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal
 
 from xloss import _agnostic  # noqa: F401  (registers the generic primitives)
 from xloss import _classification as losses
@@ -508,7 +508,7 @@ def kl_div(
     input: Array,
     target: Array,
     *,
-    reduction: str = "mean",
+    reduction: Literal["mean", "sum", "none", "batchmean"] = "mean",
     log_target: bool = False,
     base: float | None = None,
     hessian: bool = False,

@@ -473,7 +473,7 @@ def gaussian_nll_loss(
     value = losses.gaussian_nll_loss(input, target, var, full=full, eps=eps, reduction=reduction)
     check_reduction(reduction)
     scalar_var = isinstance(var, (int, float))
-    var_shape: tuple[int, ...] = () if scalar_var else tuple(var.shape)
+    var_shape: tuple[int, ...] = () if isinstance(var, (int, float)) else tuple(var.shape)
     backend, (input, target, var), out_dtype = _prepare(input=input, target=target, var=var)
     xp = backend.xp
     if not scalar_var and tuple(var.shape) == tuple(input.shape[:-1]) != tuple(input.shape):
