@@ -200,7 +200,7 @@ API_MODULES = [
 
 
 def _public_functions(module_name: str) -> list[str] | None:
-    """Names of the public callables of a module (None if the module does not exist yet)."""
+    """Public functions and classes of a module (None if the module does not exist yet)."""
     try:
         module = importlib.import_module(module_name)
     except ImportError:
@@ -271,9 +271,15 @@ def _write_api_lists() -> None:
             for name in names:
                 stub = out / f"{module_name}.{name}.rst"
                 title = f"{module_name}.{name}"
+                obj = getattr(importlib.import_module(module_name), name)
+                directive = (
+                    f".. autoclass:: {name}\n   :members:\n   :inherited-members:\n"
+                    if isinstance(obj, type)
+                    else f".. autofunction:: {name}\n"
+                )
                 text = (
                     f"{title}\n{'=' * len(title)}\n\n.. currentmodule:: {module_name}\n\n"
-                    f".. autofunction:: {name}\n"
+                    + directive
                 )
                 if not stub.exists() or stub.read_text() != text:
                     stub.write_text(text)
