@@ -8,7 +8,7 @@ public function, ``_backends`` discovers libraries and devices, ``_runner`` meas
 from __future__ import annotations
 
 from ._backends import BackendInfo, Missing, discover, to_numpy
-from ._runner import Report, Result, compare, public_functions, run
+from ._runner import Report, Result, compare, compare_function, public_functions, run
 from ._spec import CASES, TOLERANCE_EPS, CheckCase, NotComparable, Sample, register
 from ._table import format_report, format_table
 
@@ -23,6 +23,7 @@ __all__ = [
     "Result",
     "Sample",
     "compare",
+    "compare_function",
     "discover",
     "format_report",
     "format_table",

@@ -259,7 +259,7 @@ def _jax(missing: list[Missing]) -> list[BackendInfo]:
             Missing(
                 "jax float64",
                 "jax_enable_x64 is off",
-                'jax.config.update("jax_enable_x64", True) before importing xloss.testing',
+                'jax.config.update("jax_enable_x64", True) before discovery',
             )
         )
     return found

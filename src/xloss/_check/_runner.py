@@ -16,13 +16,14 @@ import numpy as np
 from ._backends import BackendInfo, Missing, discover, to_numpy
 from ._spec import CASES, EPS, CheckCase, NotComparable, Sample, resolve_function
 
-__all__ = ["Report", "Result", "compare", "public_functions", "run"]
+__all__ = ["Report", "Result", "compare", "compare_function", "public_functions", "run"]
 
 #: the modules whose ``__all__`` every public function is collected from
 PUBLIC_MODULES = ("xloss", "xloss.special", "xloss.info", "xloss.metrics")
 
 REFERENCE = "reference"
 LOW_PRECISION = ("float16", "bfloat16")
+QUICK_DTYPES = ("float32",)
 #: float16/bfloat16 run each function's first samples only (and those naming them)
 LOW_PRECISION_SAMPLES = 2
 GRADIENT = "grad torch~jax"
@@ -51,6 +52,11 @@ class Report:
     missing: list[Missing] = field(default_factory=list)
     functions: list[str] = field(default_factory=list)
     seconds: float = 0.0
+
+    def __str__(self) -> str:
+        from ._table import format_report
+
+        return format_report(self)
 
     @property
     def failed(self) -> list[Result]:
@@ -171,19 +177,25 @@ def compare(
     nan_a, nan_e = np.isnan(a), np.isnan(e)
     if np.any(nan_a != nan_e):
         i = np.unravel_index(np.argmax(nan_a != nan_e), a.shape)
-        return np.inf, f"at {tuple(map(int, i))}: {a[i]!r} where the reference is {e[i]!r}"
+        return (
+            np.inf,
+            f"at {tuple(map(int, i))}: {a[i].item()!r} where the reference is {e[i].item()!r}",
+        )
     inf_e = np.isinf(e) | np.isinf(a)
     mismatch = inf_e & ~nan_e & (a != e)
     if np.any(mismatch):
         i = np.unravel_index(np.argmax(mismatch), a.shape)
-        return np.inf, f"at {tuple(map(int, i))}: {a[i]!r} where the reference is {e[i]!r}"
+        return (
+            np.inf,
+            f"at {tuple(map(int, i))}: {a[i].item()!r} where the reference is {e[i].item()!r}",
+        )
     finite = ~(nan_e | inf_e)
     if not np.any(finite):
         return 0.0, ""
     with np.errstate(all="ignore"):
         err = np.where(finite, np.abs(a - e) / (eps * np.maximum(np.abs(e), scale)), 0.0)
     i = np.unravel_index(np.argmax(err), a.shape)
-    return float(err[i]), f"worst at {tuple(map(int, i))}: {a[i]!r} vs {e[i]!r}"
+    return float(err[i]), f"worst at {tuple(map(int, i))}: {a[i].item()!r} vs {e[i].item()!r}"
 
 
 def _dtype_name(dtype: Any) -> str:
@@ -193,7 +205,7 @@ def _dtype_name(dtype: Any) -> str:
 def _quantise(a: np.ndarray, dtype: str) -> np.ndarray:
     """``a`` rounded to ``dtype`` and held in float64."""
     if dtype == "float64":
-        return a
+        return a if a.dtype == np.float64 else a.astype(np.float64)
     if dtype == "bfloat16":
         import ml_dtypes
 
@@ -305,10 +317,12 @@ class _Runner:
         backends: list[BackendInfo],
         dtypes: Sequence[str] | None,
         progress: Callable[[str], None],
+        strict: bool = True,
     ) -> None:
         self.backends = backends
         self.dtypes = dtypes
         self.progress = progress
+        self.strict = strict
         self.results: list[Result] = []
 
     def add(self, *args: Any, **kwargs: Any) -> None:
@@ -323,12 +337,18 @@ class _Runner:
         if quick:
             samples = samples[:1]
         for index, sample in enumerate(samples):
-            self.run_sample(name, case, fn, sample, index)
-        if case.grad:
+            self.run_sample(name, case, fn, sample, index, quick)
+        if case.grad and not quick:
             self.run_gradient(name, case, fn, samples)
 
     def run_sample(
-        self, name: str, case: CheckCase, fn: Callable[..., Any], sample: Sample, index: int
+        self,
+        name: str,
+        case: CheckCase,
+        fn: Callable[..., Any],
+        sample: Sample,
+        index: int,
+        quick: bool = False,
     ) -> None:
         label = sample.describe()
         references: dict[str, Any] = {}
@@ -342,9 +362,11 @@ class _Runner:
                     references[dtype] = exc
             return references[dtype]
 
-        self.run_framework_reference(name, case, sample, reference_for("float64"))
+        if not quick:  # the frameworks' imports alone would take seconds
+            self.run_framework_reference(name, case, sample, reference_for("float64"))
         for backend in self.backends:
-            for dtype in backend.dtypes:
+            # --quick: float32, the everyday dtype, which every backend has
+            for dtype in QUICK_DTYPES if quick else backend.dtypes:
                 if self.dtypes and dtype not in self.dtypes:
                     continue
                 if sample.dtypes is not None:
@@ -384,7 +406,10 @@ class _Runner:
                 _on_backend(a, backend, dtype, i not in sample.keep) for i, a in enumerate(args)
             ]
             native_options = {k: _on_backend(v, backend, dtype, True) for k, v in options.items()}
-            out = _leaves(_call(fn, backend, native_args, native_options))
+            if self.strict:
+                out = _leaves(_call(fn, backend, native_args, native_options))
+            else:
+                out = _leaves(fn(*native_args, **native_options))
             problems = [_check_placement(o, backend, dtype) for o in out]
             actual = [np.asarray(_host(o, backend), dtype=np.float64) for o in out]
         except Exception as exc:
@@ -607,6 +632,40 @@ def run(
     report.results = [*report.results, *runner.results]
     report.seconds = time.perf_counter() - started
     return report
+
+
+def compare_function(
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    *,
+    discovered: tuple[list[BackendInfo], list[Missing]] | None = None,
+    dtypes: Sequence[str] = ("float64", "float32"),
+) -> Report:
+    """Run a user's ``fn`` on every backend x dtype against its own NumPy float64 result.
+
+    NumPy arrays in ``args``/``kwargs`` are converted (floating ones to each dtype);
+    ``fn`` runs eagerly (no ``jax.jit``, Dask may compute), as the user wrote it.
+    """
+    started = time.perf_counter()
+    found, missing = discovered if discovered is not None else discover()
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+    report = Report(backends=found, missing=missing, functions=[name])
+    args = tuple(to_numpy(a) if _foreign(a) else a for a in args)
+    kwargs = {k: to_numpy(v) if _foreign(v) else v for k, v in kwargs.items()}
+    case = CheckCase(name, lambda rng: [Sample("call", args, kwargs)], fn=fn)
+    runner = _Runner(found, dtypes, _silent, strict=False)
+    runner.run_case(name, case, fn, quick=False)
+    report.results = runner.results
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _foreign(value: Any) -> bool:
+    """An array of a library other than NumPy (converted to NumPy first)."""
+    return (
+        hasattr(value, "__array_namespace__") or hasattr(value, "__dlpack__")
+    ) and not isinstance(value, (np.ndarray, np.generic))
 
 
 def _ensure_cases() -> None:
