@@ -42,12 +42,27 @@ WEIGHTS = {
     # PyTorch's own module tests use negative class weights.
     "signed": np.array([0.7, -0.4, 1.3, 2.0, -1.1]),
 }
-INDEX_OPTIONS = [
-    {},
-    {"label_smoothing": 0.2},
-    {"ignore_index": 2},
-    {"ignore_index": 2, "label_smoothing": 0.35},
+# Every weight kind meets every option (smoothing, custom ignore_index, both, neither) at
+# least once per shape: pairs rather than the full product keeps the jit backends quick.
+SMOOTH = {"label_smoothing": 0.2}
+IGNORE = {"ignore_index": 2}
+BOTH = {"ignore_index": 2, "label_smoothing": 0.35}
+INDEX_COMBINATIONS = [
+    ("none", {}),
+    ("none", SMOOTH),
+    ("none", BOTH),
+    ("positive", {}),
+    ("positive", IGNORE),
+    ("signed", SMOOTH),
+    ("signed", IGNORE),
+    ("signed", BOTH),
 ]
+
+
+def _combination_id(value) -> str:
+    if isinstance(value, dict):
+        return "-".join(f"{k}={v}" for k, v in value.items()) or "default"
+    return str(value)
 
 
 def _labels(shape: str, ignore_index: int) -> np.ndarray:
@@ -86,66 +101,81 @@ def _arr(case: Case, a):
     return None if a is None else case.asarray(a)
 
 
+def _call_reductions(case: Case, fn, *args, reductions, **options) -> tuple:
+    """``fn`` under every reduction in one ``case.call`` (one jit compile, one Dask check)."""
+
+    def every(*arrays):
+        return tuple(fn(*arrays, reduction=r, **options) for r in reductions)
+
+    return case.call(every, *args)
+
+
 # -- cross_entropy / nll_loss parity ---------------------------------------------------------
 
 
-@pytest.mark.parametrize("options", INDEX_OPTIONS, ids=lambda o: "-".join(map(str, o.values())))
-@pytest.mark.parametrize("weight", list(WEIGHTS))
+@pytest.mark.parametrize(("weight", "options"), INDEX_COMBINATIONS, ids=_combination_id)
 @pytest.mark.parametrize("shape", list(SHAPES))
 def test_cross_entropy_index_targets_match_torch(case: Case, shape, weight, options) -> None:
     x, w = _cast(case, LOGITS[shape], WEIGHTS[weight])
     y = _labels(shape, options.get("ignore_index", -100))
-    for reduction in REDUCTIONS:
+    outs = _call_reductions(
+        case,
+        xloss.cross_entropy,
+        case.asarray(x),
+        case.asarray(y),
+        _arr(case, w),
+        **options,
+        reductions=REDUCTIONS,
+    )
+    for reduction, out in zip(REDUCTIONS, outs, strict=True):
         expected = F.cross_entropy(_t(x), _t(y), _opt(w), reduction=reduction, **options)
-        out = case.call(
-            xloss.cross_entropy,
-            case.asarray(x),
-            case.asarray(y),
-            _arr(case, w),
-            reduction=reduction,
-            **options,
-        )
         assert_result(case, out, expected.numpy(), **_tol(case))
 
 
-@pytest.mark.parametrize("label_smoothing", [0.0, 0.25])
-@pytest.mark.parametrize("weight", list(WEIGHTS))
+@pytest.mark.parametrize(
+    ("weight", "label_smoothing"),
+    [("none", 0.0), ("positive", 0.25), ("signed", 0.0), ("signed", 0.25)],
+)
 @pytest.mark.parametrize("shape", list(SHAPES))
 def test_cross_entropy_probability_targets_match_torch(
     case: Case, shape, weight, label_smoothing
 ) -> None:
     x, p, w = _cast(case, LOGITS[shape], PROBS[shape], WEIGHTS[weight])
-    for reduction in REDUCTIONS:
+    outs = _call_reductions(
+        case,
+        xloss.cross_entropy,
+        case.asarray(x),
+        case.asarray(p),
+        _arr(case, w),
+        label_smoothing=label_smoothing,
+        reductions=REDUCTIONS,
+    )
+    for reduction, out in zip(REDUCTIONS, outs, strict=True):
         expected = F.cross_entropy(
             _t(x), _t(p), _opt(w), reduction=reduction, label_smoothing=label_smoothing
-        )
-        out = case.call(
-            xloss.cross_entropy,
-            case.asarray(x),
-            case.asarray(p),
-            _arr(case, w),
-            reduction=reduction,
-            label_smoothing=label_smoothing,
         )
         assert_result(case, out, expected.numpy(), **_tol(case))
 
 
-@pytest.mark.parametrize("ignore_index", [-100, 2])
-@pytest.mark.parametrize("weight", list(WEIGHTS))
+@pytest.mark.parametrize(
+    ("weight", "ignore_index"),
+    [("none", -100), ("positive", 2), ("signed", -100), ("signed", 2)],
+)
 @pytest.mark.parametrize("shape", list(SHAPES))
 def test_nll_loss_matches_torch(case: Case, shape, weight, ignore_index) -> None:
     x, w = _cast(case, LOGITS[shape] - 4.0, WEIGHTS[weight])  # any real "log-probabilities"
     y = _labels(shape, ignore_index)
-    for reduction in REDUCTIONS:
+    outs = _call_reductions(
+        case,
+        xloss.nll_loss,
+        case.asarray(x),
+        case.asarray(y),
+        _arr(case, w),
+        ignore_index=ignore_index,
+        reductions=REDUCTIONS,
+    )
+    for reduction, out in zip(REDUCTIONS, outs, strict=True):
         expected = F.nll_loss(_t(x), _t(y), _opt(w), reduction=reduction, ignore_index=ignore_index)
-        out = case.call(
-            xloss.nll_loss,
-            case.asarray(x),
-            case.asarray(y),
-            _arr(case, w),
-            reduction=reduction,
-            ignore_index=ignore_index,
-        )
         assert_result(case, out, expected.numpy(), **_tol(case))
 
 
@@ -154,20 +184,21 @@ def test_all_ignored_mean_is_nan(case: Case, label_smoothing) -> None:
     x, w = _cast(case, LOGITS["NC"], WEIGHTS["positive"])
     y = np.full(6, -100)
     for weight in (None, w):
-        for reduction in REDUCTIONS:
+        outs = _call_reductions(
+            case,
+            xloss.cross_entropy,
+            case.asarray(x),
+            case.asarray(y),
+            _arr(case, weight),
+            label_smoothing=label_smoothing,
+            reductions=REDUCTIONS,
+        )
+        for reduction, out in zip(REDUCTIONS, outs, strict=True):
             expected = F.cross_entropy(
                 _t(x), _t(y), _opt(weight), reduction=reduction, label_smoothing=label_smoothing
             ).numpy()
             if reduction == "mean":
                 assert np.isnan(expected)  # the property under test, as PyTorch
-            out = case.call(
-                xloss.cross_entropy,
-                case.asarray(x),
-                case.asarray(y),
-                _arr(case, weight),
-                reduction=reduction,
-                label_smoothing=label_smoothing,
-            )
             assert_result(case, out, expected, **_tol(case))
     expected = F.nll_loss(_t(x), _t(y)).numpy()
     assert_result(case, case.call(xloss.nll_loss, case.asarray(x), case.asarray(y)), expected)
@@ -181,18 +212,19 @@ def test_class_axis_last_equals_transposed_torch(case: Case) -> None:
         (np.array([[0, 4, -100], [2, 2, 1]]), {}),
         (np.array([[0, 4, 3], [2, 2, 1]]), {"label_smoothing": 0.1, "ignore_index": 1}),
     ):
-        for reduction in REDUCTIONS:
+        outs = _call_reductions(
+            case,
+            xloss.cross_entropy,
+            case.asarray(x),
+            case.asarray(y),
+            case.asarray(w),
+            axis=-1,
+            **options,
+            reductions=REDUCTIONS,
+        )
+        for reduction, out in zip(REDUCTIONS, outs, strict=True):
             expected = F.cross_entropy(
                 _t(x).transpose(1, 2), _t(y), _t(w), reduction=reduction, **options
-            )
-            out = case.call(
-                xloss.cross_entropy,
-                case.asarray(x),
-                case.asarray(y),
-                case.asarray(w),
-                axis=-1,
-                reduction=reduction,
-                **options,
             )
             assert_result(case, out, expected.numpy(), **_tol(case))
     y = np.array([[0, 4, -100], [2, 2, 1]])
@@ -238,15 +270,16 @@ BW = RNG.uniform(0.1, 2.0, size=(6, 4))
 def test_binary_cross_entropy_matches_torch(case: Case, weight) -> None:
     w = {None: None, "row": BW[0], "full": BW}[weight]
     p, t, w = _cast(case, BP, BT, w)
-    for reduction in REDUCTIONS:
+    outs = _call_reductions(
+        case,
+        xloss.binary_cross_entropy,
+        case.asarray(p),
+        case.asarray(t),
+        _arr(case, w),
+        reductions=REDUCTIONS,
+    )
+    for reduction, out in zip(REDUCTIONS, outs, strict=True):
         expected = F.binary_cross_entropy(_t(p), _t(t), _opt(w), reduction=reduction)
-        out = case.call(
-            xloss.binary_cross_entropy,
-            case.asarray(p),
-            case.asarray(t),
-            _arr(case, w),
-            reduction=reduction,
-        )
         assert_result(case, out, expected.numpy(), **_tol(case))
 
 
@@ -265,17 +298,18 @@ def test_bce_with_logits_matches_torch(case: Case, weight, pos_weight) -> None:
     w = {None: None, "class": BW[1], "full": BW}[weight]
     pw = {None: None, "class": np.array([0.5, 1.0, 3.0, 10.0]), "full": BW[::-1] * 2}[pos_weight]
     x, t, w, pw = _cast(case, BX, BT, w, pw)
-    for reduction in REDUCTIONS:
+    outs = _call_reductions(
+        case,
+        xloss.binary_cross_entropy_with_logits,
+        case.asarray(x),
+        case.asarray(t),
+        _arr(case, w),
+        pos_weight=_arr(case, pw),
+        reductions=REDUCTIONS,
+    )
+    for reduction, out in zip(REDUCTIONS, outs, strict=True):
         expected = F.binary_cross_entropy_with_logits(
             _t(x), _t(t), _opt(w), reduction=reduction, pos_weight=_opt(pw)
-        )
-        out = case.call(
-            xloss.binary_cross_entropy_with_logits,
-            case.asarray(x),
-            case.asarray(t),
-            _arr(case, w),
-            reduction=reduction,
-            pos_weight=_arr(case, pw),
         )
         assert_result(case, out, expected.numpy(), **_tol(case))
 
@@ -290,17 +324,18 @@ def test_kl_div_matches_torch(case: Case, log_target: bool) -> None:
     with np.errstate(divide="ignore"):
         target = np.log(KL_P) if log_target else KL_P
     x, t = _cast(case, np.log(KL_Q), target)
-    for reduction in [*REDUCTIONS, "batchmean"]:
+    outs = _call_reductions(
+        case,
+        xloss.kl_div,
+        case.asarray(x),
+        case.asarray(t),
+        log_target=log_target,
+        reductions=[*REDUCTIONS, "batchmean"],
+    )
+    for reduction, out in zip([*REDUCTIONS, "batchmean"], outs, strict=True):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch warns about its "mean"
             expected = F.kl_div(_t(x), _t(t), reduction=reduction, log_target=log_target)
-        out = case.call(
-            xloss.kl_div,
-            case.asarray(x),
-            case.asarray(t),
-            reduction=reduction,
-            log_target=log_target,
-        )
         assert_result(case, out, expected.numpy(), **_tol(case))
     # 1-D input and broadcast target
     x1, t1 = x[0], t[:1]
@@ -318,11 +353,15 @@ def test_kl_div_matches_torch(case: Case, log_target: bool) -> None:
 def test_soft_margin_matches_torch(case: Case) -> None:
     y = np.where(BT > 0.5, 1.0, -1.0)
     x, y = _cast(case, BX, y)
-    for reduction in REDUCTIONS:
+    outs = _call_reductions(
+        case,
+        xloss.soft_margin_loss,
+        case.asarray(x),
+        case.asarray(y),
+        reductions=REDUCTIONS,
+    )
+    for reduction, out in zip(REDUCTIONS, outs, strict=True):
         expected = F.soft_margin_loss(_t(x), _t(y), reduction=reduction)
-        out = case.call(
-            xloss.soft_margin_loss, case.asarray(x), case.asarray(y), reduction=reduction
-        )
         assert_result(case, out, expected.numpy(), **_tol(case))
 
 
@@ -350,15 +389,16 @@ def test_multilabel_soft_margin_matches_torch(case: Case, ndim: int, weight) -> 
     x, t, w = _cast(case, BX, t, BW[2] if weight else None)
     if ndim == 1:
         x, t = x[1], t[1]
-    for reduction in REDUCTIONS:
+    outs = _call_reductions(
+        case,
+        xloss.multilabel_soft_margin_loss,
+        case.asarray(x),
+        case.asarray(t),
+        _arr(case, w),
+        reductions=REDUCTIONS,
+    )
+    for reduction, out in zip(REDUCTIONS, outs, strict=True):
         expected = F.multilabel_soft_margin_loss(_t(x), _t(t), _opt(w), reduction=reduction)
-        out = case.call(
-            xloss.multilabel_soft_margin_loss,
-            case.asarray(x),
-            case.asarray(t),
-            _arr(case, w),
-            reduction=reduction,
-        )
         assert_result(case, out, expected.numpy(), **_tol(case))
 
 
@@ -395,15 +435,16 @@ def test_sigmoid_focal_matches_torchvision(case: Case, options, soft: bool) -> N
     # torchvision's 1 - p_t cancels for confident predictions (|x| up to 10 here): a
     # relative error of up to ~1e-11 in float64 is the reference's, not ours.
     tol = {"rtol": 1e-10, "atol": 0.0} if case.float64 else {"rtol": 1e-4, "atol": 1e-6}
-    for reduction in ("none", "mean", "sum"):
+    outs = _call_reductions(
+        case,
+        xloss.sigmoid_focal_loss,
+        case.asarray(x),
+        case.asarray(t),
+        **options,
+        reductions=("none", "mean", "sum"),
+    )
+    for reduction, out in zip(("none", "mean", "sum"), outs, strict=True):
         expected = _torchvision_focal(_t(x), _t(t), reduction=reduction, **full)
-        out = case.call(
-            xloss.sigmoid_focal_loss,
-            case.asarray(x),
-            case.asarray(t),
-            reduction=reduction,
-            **options,
-        )
         assert_result(case, out, expected.numpy(), **tol)
 
 
