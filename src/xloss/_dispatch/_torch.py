@@ -6,6 +6,7 @@ Each entry keeps native autograd. Every one is held against its generic definiti
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -49,3 +50,142 @@ def log_sigmoid(x: Any, *, backend: Backend) -> Any:
 @register("entr", "torch")
 def entr(p: Any, *, backend: Backend) -> Any:
     return torch.special.entr(p)
+
+
+# -- whole losses: torch.nn.functional kernels (fused forward, native backward) ------------
+#
+# The signatures are the generic ones documented at the top of xloss/_classification.py.
+# Restrictions, each because the native kernel differs from the definition there:
+# * class-index targets on a backend whose values were not checked (CUDA, compiling) may
+#   hold out-of-range labels: they are routed to ``ignore_index`` for the kernel (which
+#   would device-assert on them) and their losses set to NaN afterwards, on the device;
+# * ``kl_div``'s ``"mean"`` is computed as a sum over the size, because torch warns on it;
+# * ``binary_cross_entropy`` only where the probabilities were checked, and never with a
+#   target that requires grad (torch has no derivative for it).
+
+_F = torch.nn.functional
+
+
+def _as_rows(input: Any, target: Any, axis: int) -> tuple[Any, Any, tuple[int, ...] | None]:
+    """A (rows, C) view for a trailing class axis (the (batch, time, vocab) layout)."""
+    if input.ndim >= 3 and axis == input.ndim - 1:
+        shape = tuple(input.shape[:-1])
+        rows = input.reshape(-1, input.shape[-1])
+        if target.ndim == input.ndim:  # probabilities
+            return rows, target.reshape(-1, target.shape[-1]), shape
+        return rows, target.reshape(-1), shape
+    if axis != (1 if input.ndim >= 2 else 0):
+        return input, target, None  # another layout: caller gives up
+    return input, target, ()
+
+
+def _index_loss(
+    kernel: Any,
+    input: Any,
+    target: Any,
+    weight: Any,
+    *,
+    axis: int,
+    ignore_index: int,
+    reduction: str,
+    backend: Backend,
+    **options: Any,
+) -> Any:
+    rows, target, shape = _as_rows(input, target, axis)
+    if shape is None:
+        return NotImplemented
+    if target.dtype.is_floating_point:
+        out = kernel(rows, target, weight, reduction=reduction, **options)
+    else:
+        if target.dtype != torch.int64:
+            target = target.long()
+        bad = None
+        if not backend.inspectable:  # labels unchecked: keep the kernel in bounds
+            n_classes = rows.shape[1 if rows.ndim >= 2 else 0]
+            bad = ((target < 0) | (target >= n_classes)) & (target != ignore_index)
+            target = torch.where(bad, ignore_index, target)
+        out = kernel(
+            rows, target, weight, ignore_index=ignore_index, reduction=reduction, **options
+        )
+        if bad is not None:
+            out = torch.where(bad if reduction == "none" else bad.any(), math.nan, out)
+    if reduction == "none" and shape:
+        out = out.reshape(shape)
+    return out
+
+
+@register("cross_entropy", "torch")
+def cross_entropy(
+    input: Any,
+    target: Any,
+    weight: Any,
+    *,
+    axis: int,
+    ignore_index: int,
+    label_smoothing: float,
+    reduction: str,
+    backend: Backend,
+) -> Any:
+    return _index_loss(
+        _F.cross_entropy,
+        input,
+        target,
+        weight,
+        axis=axis,
+        ignore_index=ignore_index,
+        reduction=reduction,
+        backend=backend,
+        label_smoothing=label_smoothing,
+    )
+
+
+@register("nll_loss", "torch")
+def nll_loss(
+    input: Any,
+    target: Any,
+    weight: Any,
+    *,
+    axis: int,
+    ignore_index: int,
+    reduction: str,
+    backend: Backend,
+) -> Any:
+    return _index_loss(
+        _F.nll_loss,
+        input,
+        target,
+        weight,
+        axis=axis,
+        ignore_index=ignore_index,
+        reduction=reduction,
+        backend=backend,
+    )
+
+
+@register("binary_cross_entropy_with_logits", "torch")
+def binary_cross_entropy_with_logits(
+    input: Any, target: Any, weight: Any, pos_weight: Any, *, reduction: str, backend: Backend
+) -> Any:
+    return _F.binary_cross_entropy_with_logits(
+        input, target, weight, reduction=reduction, pos_weight=pos_weight
+    )
+
+
+@register("binary_cross_entropy", "torch")
+def binary_cross_entropy(
+    input: Any, target: Any, weight: Any, *, reduction: str, backend: Backend
+) -> Any:
+    if not backend.inspectable or target.requires_grad:
+        return NotImplemented
+    if weight is not None and weight.shape != input.shape:
+        weight = weight.expand(input.shape)
+    return _F.binary_cross_entropy(input, target, weight, reduction=reduction)
+
+
+@register("kl_div", "torch")
+def kl_div(input: Any, target: Any, *, reduction: str, log_target: bool, backend: Backend) -> Any:
+    if input.shape != target.shape or input.ndim == 0:
+        return NotImplemented
+    if reduction == "mean":
+        return _F.kl_div(input, target, reduction="sum", log_target=log_target) / input.numel()
+    return _F.kl_div(input, target, reduction=reduction, log_target=log_target)
