@@ -101,6 +101,12 @@ def _arr(case: Case, a):
     return None if a is None else case.asarray(a)
 
 
+def _full_grid_only(case: Case, shape: str) -> None:
+    """Under jax.jit each call compiles: the jit case runs the richest layout of a grid."""
+    if case.jit and shape != "NCd":
+        pytest.skip("jax-jit runs the (N, C, d1, d2) layout of this grid; jax runs all of it")
+
+
 def _call_reductions(case: Case, fn, *args, reductions, **options) -> tuple:
     """``fn`` under every reduction in one ``case.call`` (one jit compile, one Dask check)."""
 
@@ -116,6 +122,7 @@ def _call_reductions(case: Case, fn, *args, reductions, **options) -> tuple:
 @pytest.mark.parametrize(("weight", "options"), INDEX_COMBINATIONS, ids=_combination_id)
 @pytest.mark.parametrize("shape", list(SHAPES))
 def test_cross_entropy_index_targets_match_torch(case: Case, shape, weight, options) -> None:
+    _full_grid_only(case, shape)
     x, w = _cast(case, LOGITS[shape], WEIGHTS[weight])
     y = _labels(shape, options.get("ignore_index", -100))
     outs = _call_reductions(
@@ -140,6 +147,7 @@ def test_cross_entropy_index_targets_match_torch(case: Case, shape, weight, opti
 def test_cross_entropy_probability_targets_match_torch(
     case: Case, shape, weight, label_smoothing
 ) -> None:
+    _full_grid_only(case, shape)
     x, p, w = _cast(case, LOGITS[shape], PROBS[shape], WEIGHTS[weight])
     outs = _call_reductions(
         case,
@@ -163,6 +171,7 @@ def test_cross_entropy_probability_targets_match_torch(
 )
 @pytest.mark.parametrize("shape", list(SHAPES))
 def test_nll_loss_matches_torch(case: Case, shape, weight, ignore_index) -> None:
+    _full_grid_only(case, shape)
     x, w = _cast(case, LOGITS[shape] - 4.0, WEIGHTS[weight])  # any real "log-probabilities"
     y = _labels(shape, ignore_index)
     outs = _call_reductions(
