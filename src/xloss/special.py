@@ -200,8 +200,8 @@ def log_sigmoid(x: Array, /) -> Array:
     --------
     >>> import numpy as np
     >>> from xloss.special import log_sigmoid
-    >>> log_sigmoid(np.array([-1000.0, 0.0]))
-    array([-1000.        ,    -0.69314718])
+    >>> [round(float(v), 6) for v in log_sigmoid(np.array([-1000.0, 0.0]))]
+    [-1000.0, -0.693147]
     """
     return _unary("log_sigmoid", x)
 
@@ -230,8 +230,8 @@ def softplus(x: Array, /) -> Array:
     --------
     >>> import numpy as np
     >>> from xloss.special import softplus
-    >>> softplus(np.array([-1000.0, 0.0, 1000.0]))
-    array([   0.        ,    0.69314718, 1000.        ])
+    >>> [round(float(v), 6) for v in softplus(np.array([-1000.0, 0.0, 1000.0]))]
+    [0.0, 0.693147, 1000.0]
     """
     return _unary("softplus", x)
 
