@@ -63,6 +63,11 @@ def _in_base(x: Array | None, log_base: float | None) -> Array | None:
     return x if x is None or log_base is None else x / log_base
 
 
+def _spread(p: Array, log_p: Array, backend: Backend) -> Array:
+    """``p (1 - p)``, with ``1 - p = -expm1(log p)`` exact also where ``p`` is close to 1."""
+    return p * (0.0 - backend.xp.expm1(log_p))
+
+
 def _class_axis(axis: int | None, ndim: int) -> int:
     """PyTorch's class dimension (1, or 0 for a 1-D input) unless ``axis`` names one."""
     if axis is None:
@@ -241,7 +246,7 @@ def cross_entropy(
         denominator = size_of(tuple(input.shape)) / classes if classes else math.nan
         scale = scale_for(reduction, denominator)
         gradient = (row_weight * p - weighted) * scale
-        curvature = row_weight * p * (1.0 - p) * scale if hessian else None
+        curvature = row_weight * _spread(p, log_p, backend) * scale if hessian else None
     else:
         labels = _Labels(input, target, weight, ignore_index, class_axis, backend)
         valid = xp.expand_dims(labels.valid, axis=class_axis)
@@ -257,7 +262,9 @@ def cross_entropy(
             xp.where(valid != 0, (row_weight * p - subtract) * scale, 0.0), backend, expand=True
         )
         curvature = (
-            xp.where(valid != 0, row_weight * p * (1.0 - p) * scale, 0.0) if hessian else None
+            xp.where(valid != 0, row_weight * _spread(p, log_p, backend) * scale, 0.0)
+            if hessian
+            else None
         )
     return _finish(value, gradient, curvature, input, log_base, out_dtype, backend)
 
