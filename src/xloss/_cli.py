@@ -112,7 +112,7 @@ def _check(args: argparse.Namespace) -> int:
     if (libraries is None or "jax" in libraries) and importlib.util.find_spec("jax"):
         import jax
 
-        jax.config.update("jax_enable_x64", True)  # float64 is part of the report
+        jax.config.update("jax_enable_x64", True)  # type: ignore[no-untyped-call]  # float64 is part of the report
     progress = _Progress(sys.stderr, not args.quiet)
     discovered = _check.discover(libraries)
     report = _check.run(

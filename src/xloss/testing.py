@@ -105,7 +105,7 @@ def assert_close(
     d = _to_numpy(desired) if desired_dtype is not None else np.asarray(desired)
     if a.shape != d.shape:
         raise AssertionError(f"shape mismatch: actual {a.shape}, desired {d.shape}")
-    names = [n for n in (actual_dtype, desired_dtype) if _is_floating(n)]
+    names = [n for n in (actual_dtype, desired_dtype) if n is not None and _is_floating(n)]
     if not names and a.dtype.kind != "f" and d.dtype.kind != "f":
         if not np.array_equal(a, d):
             _raise(a, d, a != d, "values differ (exact comparison)", 0.0, 0.0)
@@ -144,7 +144,7 @@ def _raise(
         lines.append(
             f"  {tuple(int(i) for i in index)!s:<16}{a[index].item()!r:>24}"
             f"{d[index].item()!r:>24}"
-            f"{_g(diff[index]):>12}{_g(rel[index]):>12}"
+            f"{_g(float(diff[index])):>12}{_g(float(rel[index])):>12}"
         )
     if count > len(order):
         lines.append(f"  ... and {count - len(order)} more")

@@ -122,7 +122,7 @@ class BackendInfo:
             host = data.astype(self.dtype(dtype))
             # Two blocks along the first axis, so reductions combine partial results.
             chunks = tuple(max(1, -(-n // 2)) if i == 0 else -1 for i, n in enumerate(host.shape))
-            return da.from_array(host, chunks=chunks or -1)
+            return da.from_array(host, chunks=chunks or -1)  # type: ignore[no-untyped-call]
         if lib == "cupy":
             cupy = sys.modules["cupy"]
             with self.device:
@@ -243,7 +243,7 @@ def _jax(missing: list[Missing]) -> list[BackendInfo]:
     import jax
     import jax.numpy
 
-    wide = ("float64",) if jax.config.jax_enable_x64 else ()
+    wide = ("float64",) if jax.config.jax_enable_x64 else ()  # type: ignore[attr-defined]
     dtypes = (*wide, "float32", "float16", "bfloat16")
     found = [BackendInfo("jax:cpu", "jax", jax.devices("cpu")[0], dtypes)]
     try:

@@ -9,6 +9,7 @@ that reference unavailable, never the case.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -196,7 +197,7 @@ for _name in ("xlogy", "xlog1py"):
     register(
         CheckCase(
             f"special.{_name}",
-            (lambda rng, n=_name: _binary_samples(rng, 0.0 if n == "xlogy" else -0.9)),
+            functools.partial(_binary_samples, y_low=0.0 if _name == "xlogy" else -0.9),
             reference=(lambda x, y, n=_name: _scipy_special(n)(x, y)),
             reference_name=f"scipy.special.{_name}",
         )
@@ -665,7 +666,7 @@ for _name, _option, _weight in (
     register(
         CheckCase(
             _name,
-            (lambda rng, o=_option, w=_weight: _regression_samples(rng, o, w)),
+            functools.partial(_regression_samples, option=_option, weight=_weight),
             reference=(lambda x, t, n=_name, **o: _torch_call(n, x, t, **o)),
             reference_name=f"torch.nn.functional.{_name}",
             grad=_name == "huber_loss",
@@ -900,9 +901,14 @@ def _ece_ref(y: np.ndarray, p: np.ndarray, *, n_bins: int = 15, norm: str = "l1"
 
     preds, target = torch.from_numpy(p), torch.from_numpy(y)
     if p.ndim == 1:
-        return binary_calibration_error(preds, target, n_bins=n_bins, norm=norm).numpy()
+        binary = binary_calibration_error(preds, target, n_bins=n_bins, norm=norm)  # type: ignore[arg-type]
+        return binary.numpy()
     return multiclass_calibration_error(
-        preds, target, num_classes=p.shape[1], n_bins=n_bins, norm=norm
+        preds,
+        target,
+        num_classes=p.shape[1],
+        n_bins=n_bins,
+        norm=norm,  # type: ignore[arg-type]
     ).numpy()
 
 

@@ -544,7 +544,7 @@ class _Runner:
                     k: _on_backend(v, torch_b, "float64", True) for k, v in sample.options.items()
                 }
                 x = torch_b.asarray(sample.args[0], "float64").requires_grad_(True)
-                torch.sum(_leaves(fn(x, *rest, **opts))[0]).backward()
+                torch.sum(_leaves(fn(x, *rest, **opts))[0]).backward()  # type: ignore[no-untyped-call]
                 g_torch = x.grad.numpy()
                 rest_j = [_on_backend(a, jax_b, "float64", True) for a in sample.args[1:]]
                 opts_j = {
