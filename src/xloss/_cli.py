@@ -115,6 +115,14 @@ def _check(args: argparse.Namespace) -> int:
         jax.config.update("jax_enable_x64", True)  # type: ignore[no-untyped-call]  # float64 is part of the report
     progress = _Progress(sys.stderr, not args.quiet)
     discovered = _check.discover(libraries)
+    if wanted and not _check._runner._select_backends(discovered[0], wanted):
+        print(
+            f"xloss check: none of the requested backends is available: {', '.join(wanted)}",
+            file=sys.stderr,
+        )
+        for m in discovered[1]:
+            print(f"  {m.name}: {m.reason}  {m.hint}".rstrip(), file=sys.stderr)
+        return 2
     report = _check.run(
         functions=_split(args.functions),
         backends=wanted,

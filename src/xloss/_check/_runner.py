@@ -97,9 +97,17 @@ class Report:
             "tolerance_eps": TOLERANCE_EPS,
             "error_definition": "max |result - reference| / (eps(dtype) * max(|reference|, scale))",
             "functions": self.functions,
-            "results": [asdict(r) for r in self.results],
+            "results": [_jsonable(asdict(r)) for r in self.results],
             "summary": summary_counts(self),
         }
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    """Infinite or NaN errors as the strings "inf"/"nan" (JSON has no such numbers)."""
+    error = row.get("error")
+    if isinstance(error, float) and not np.isfinite(error):
+        row["error"] = str(error)
+    return row
 
 
 def summary_counts(report: Report) -> dict[str, int]:
@@ -207,8 +215,13 @@ def _quantise(a: np.ndarray, dtype: str) -> np.ndarray:
     if dtype == "float64":
         return a if a.dtype == np.float64 else a.astype(np.float64)
     if dtype == "bfloat16":
-        import ml_dtypes
+        try:
+            import ml_dtypes
+        except ImportError:  # torch without JAX: torch rounds to bfloat16 the same way
+            import torch
 
+            t = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float64))
+            return t.to(torch.bfloat16).double().numpy()
         return a.astype(ml_dtypes.bfloat16).astype(np.float64)
     with np.errstate(over="ignore"):
         return a.astype(dtype).astype(np.float64)

@@ -134,11 +134,19 @@ def format_report(report: Report, max_failures: int = 40) -> str:
             parts.append(f"  {r.function}: {r.sample}{where}{err}: {r.message}")
         if len(failed) > max_failures:
             parts.append(f"  ... and {len(failed) - max_failures} more (see --json)")
-    skipped_refs = sorted(
-        {r.message for r in report.results if r.status == "SKIP" and "not installed" in r.message}
+    absent = sorted(
+        {
+            r.message.rsplit(": ", 1)[-1].removesuffix(" not installed")
+            for r in report.results
+            if r.backend == REFERENCE and r.status == "SKIP" and r.message.endswith("not installed")
+        }
     )
-    if skipped_refs:
-        parts += ["", "References not run: " + "; ".join(skipped_refs)]
+    if absent:
+        parts += [
+            "",
+            f"Framework references not run ({', '.join(absent)} not installed): "
+            'pip install "xloss[test]" torch torchmetrics',
+        ]
     if report.missing:
         parts += ["", "Not found:"]
         for m in report.missing:
