@@ -267,3 +267,17 @@ def test_python_m_xloss_check_quick_fails_on_a_broken_function(tmp_path: Path) -
     for name in public_functions()[0]:
         assert name in rows, f"{name} missing from the table"
     assert "xloss check: FAIL" in done.stdout
+
+
+def test_jax_in_a_second_process_gives_the_same_rows() -> None:
+    pytest.importorskip("jax")
+    discovered = _check.discover(("numpy", "jax"))
+    if not any(b.library == "jax" for b in discovered[0]):
+        pytest.skip("JAX has no usable device")
+    kwargs = {"functions": ["special.logsumexp"], "quick": True, "discovered": discovered}
+    serial = run(**kwargs)
+    parallel = run(jobs=2, **kwargs)
+    assert parallel.ok, str(parallel)
+    key = sorted((r.backend, r.dtype, r.sample, r.status) for r in serial.results)
+    assert sorted((r.backend, r.dtype, r.sample, r.status) for r in parallel.results) == key
+    assert any(r.backend.startswith("jax") for r in parallel.results)

@@ -12,6 +12,7 @@ import argparse
 import importlib
 import importlib.util
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -92,6 +93,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="MODULE",
         help="import MODULE first (it may register extra check cases)",
     )
+    check.add_argument(
+        "--jobs",
+        type=int,
+        default=2 if (os.cpu_count() or 1) >= 2 else 1,
+        metavar="N",
+        help="run JAX in a second process when N > 1 (default: 2 on a multi-core machine)",
+    )
     check.add_argument("-q", "--quiet", action="store_true", help="no progress display")
     return parser
 
@@ -130,6 +138,8 @@ def _check(args: argparse.Namespace) -> int:
         quick=args.quick,
         progress=progress,
         discovered=discovered,
+        jobs=args.jobs,
+        case_modules=_split(args.cases) or [],
     )
     progress.done()
     print(_check.format_report(report))

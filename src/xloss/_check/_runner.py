@@ -331,8 +331,12 @@ class _Runner:
         dtypes: Sequence[str] | None,
         progress: Callable[[str], None],
         strict: bool = True,
+        references: bool = True,
+        gradient_backends: list[BackendInfo] | None = None,
     ) -> None:
         self.backends = backends
+        self.references = references
+        self.gradient_backends = backends if gradient_backends is None else gradient_backends
         self.dtypes = dtypes
         self.progress = progress
         self.strict = strict
@@ -375,7 +379,7 @@ class _Runner:
                     references[dtype] = exc
             return references[dtype]
 
-        if not quick:  # the frameworks' imports alone would take seconds
+        if self.references and not quick:  # the frameworks' imports alone take seconds
             self.run_framework_reference(name, case, sample, reference_for("float64"))
         for backend in self.backends:
             # --quick: float32, the everyday dtype, which every backend has
@@ -530,9 +534,10 @@ class _Runner:
     def run_gradient(
         self, name: str, case: CheckCase, fn: Callable[..., Any], samples: list[Sample]
     ) -> None:
-        torch_b = next((b for b in self.backends if b.name == "torch:cpu"), None)
+        torch_b = next((b for b in self.gradient_backends if b.name == "torch:cpu"), None)
         jax_b = next(
-            (b for b in self.backends if b.library == "jax" and "float64" in b.dtypes), None
+            (b for b in self.gradient_backends if b.library == "jax" and "float64" in b.dtypes),
+            None,
         )
         if torch_b is None or jax_b is None:
             return
@@ -598,12 +603,17 @@ def run(
     quick: bool = False,
     progress: Callable[[str], None] | None = None,
     discovered: tuple[list[BackendInfo], list[Missing]] | None = None,
+    jobs: int = 1,
+    case_modules: Sequence[str] = (),
 ) -> Report:
     """Run the consistency check and return the :class:`Report`.
 
     ``functions`` and ``backends`` are lists of names or glob patterns
     (``"cross_entropy"``, ``"info.*"``; ``"torch"``, ``"array_api_strict:device1"``);
-    ``quick`` runs each function's first sample only.
+    ``quick`` runs each function's first sample only. With ``jobs > 1`` the JAX backends
+    (whose XLA compilations are most of the run's time) run in a second, spawned process
+    that imports ``case_modules`` first; cases registered only in this process are then
+    not seen there.
     """
     started = time.perf_counter()
     progress = progress or _silent
@@ -628,23 +638,82 @@ def run(
             )
         )
     report.functions = names
-    runner = _Runner(report.backends, dtypes, progress)
+    offloaded = [b for b in report.backends if b.library == "jax"] if jobs > 1 else []
+    if len(offloaded) == len(report.backends):
+        offloaded = []
+    local = [b for b in report.backends if b not in offloaded]
+    future = None
+    if offloaded:
+        import concurrent.futures
+        import multiprocessing
+
+        pool = concurrent.futures.ProcessPoolExecutor(
+            1, mp_context=multiprocessing.get_context("spawn")
+        )
+        future = pool.submit(
+            _worker, names, [b.name for b in offloaded], dtypes, quick, list(case_modules)
+        )
+    runner = _Runner(local, dtypes, progress, gradient_backends=report.backends)
+    _run_names(runner, names, quick, progress, bookkeeping=True)
+    report.results = [*report.results, *runner.results]
+    if future is not None:
+        progress(f"waiting for {', '.join(b.name for b in offloaded)}")
+        try:
+            report.results += future.result()
+        except Exception as exc:
+            report.results.append(
+                Result("-", "worker", offloaded[0].name, "-", "FAIL", message=_error_text(exc))
+            )
+        finally:
+            pool.shutdown()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _run_names(
+    runner: _Runner,
+    names: list[str],
+    quick: bool,
+    progress: Callable[[str], None],
+    bookkeeping: bool,
+) -> None:
     for index, name in enumerate(names, 1):
         progress(f"[{index}/{len(names)}] {name}")
         case = CASES.get(name)
         if case is None:
-            runner.add(name, "-", "-", "-", "FAIL", message="no check case")
+            if bookkeeping:
+                runner.add(name, "-", "-", "-", "FAIL", message="no check case")
             continue
         fn = resolve_function(case)
         if fn is None:
-            runner.add(
-                name, "-", "-", "-", "MISSING", message="not (yet) a public function of xloss"
-            )
+            if bookkeeping:
+                runner.add(
+                    name, "-", "-", "-", "MISSING", message="not (yet) a public function of xloss"
+                )
             continue
         runner.run_case(name, case, fn, quick)
-    report.results = [*report.results, *runner.results]
-    report.seconds = time.perf_counter() - started
-    return report
+
+
+def _worker(
+    names: list[str],
+    backend_names: list[str],
+    dtypes: Sequence[str] | None,
+    quick: bool,
+    case_modules: list[str],
+) -> list[Result]:
+    """Run ``names`` on ``backend_names`` only, in a spawned process (no references)."""
+    for module in case_modules:
+        importlib.import_module(module)
+    libraries = {n.split(":")[0] for n in backend_names}
+    if "jax" in libraries:
+        import jax
+
+        jax.config.update("jax_enable_x64", True)  # type: ignore[no-untyped-call]
+    found, _ = discover(libraries)
+    backends = [b for b in found if b.name in backend_names]
+    runner = _Runner(backends, dtypes, _silent, references=False, gradient_backends=[])
+    _run_names(runner, names, quick, _silent, bookkeeping=False)
+    return runner.results
 
 
 def compare_function(
