@@ -9,13 +9,14 @@ that reference unavailable, never the case.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from typing import Any
 
 import numpy as np
 
-from ._spec import CheckCase, NotComparable, Sample, register
+from ._spec import CASES, CheckCase, NotComparable, Sample, register
 
 LN2 = math.log(2.0)
 INF = math.inf
@@ -921,5 +922,62 @@ register(
         tolerance={"float64": 256.0, "float32": 256.0},
     )
 )
+
+
+# -- xloss.grad: value, gradient and Hessian diagonal, from the losses' own samples --------
+
+#: each analytic-derivative case reuses this many of its loss's samples
+GRAD_SAMPLES = 3
+
+
+def _with_hessian(loss: CheckCase) -> Any:
+    def samples(rng: np.random.Generator) -> list[Sample]:
+        chosen = loss.samples(loss.rng())[:GRAD_SAMPLES]
+        return [dataclasses.replace(s, options={**s.options, "hessian": True}) for s in chosen]
+
+    return samples
+
+
+def _grad_info_samples(two: bool) -> Any:
+    def samples(rng: np.random.Generator) -> list[Sample]:
+        p, q = _logits(rng, 4, 6, spread=5.0), _logits(rng, 4, 6, spread=5.0)
+        p[0, 1] = -INF  # a class with probability 0
+        args = (p, q) if two else (p,)
+        return [
+            Sample("logits", args, {"logits": True}),
+            Sample("logits", args, {"logits": True, "base": 2}),
+            Sample("logits", tuple(a.T.copy() for a in args), {"logits": True, "axis": 0}),
+            Sample(
+                "huge logits",
+                (np.array([[1e30, 0.0, -1e30]]),) * len(args),
+                {"logits": True},
+                dtypes=WIDE,
+            ),
+        ]
+
+    return samples
+
+
+for _loss in (
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "gaussian_nll_loss",
+    "huber_loss",
+    "kl_div",
+    "l1_loss",
+    "log_cosh_loss",
+    "mse_loss",
+    "multilabel_soft_margin_loss",
+    "nll_loss",
+    "poisson_nll_loss",
+    "sigmoid_focal_loss",
+    "smooth_l1_loss",
+    "soft_margin_loss",
+):
+    register(CheckCase(f"grad.{_loss}", _with_hessian(CASES[_loss])))
+register(CheckCase("grad.info.entropy", _grad_info_samples(False)))
+register(CheckCase("grad.info.cross_entropy", _grad_info_samples(True)))
+register(CheckCase("grad.info.kl_divergence", _grad_info_samples(True)))
 
 __all__ = ["NotComparable"]

@@ -19,7 +19,14 @@ from ._spec import CASES, EPS, CheckCase, NotComparable, Sample, resolve_functio
 __all__ = ["Report", "Result", "compare", "compare_function", "public_functions", "run"]
 
 #: the modules whose ``__all__`` every public function is collected from
-PUBLIC_MODULES = ("xloss", "xloss.special", "xloss.info", "xloss.metrics")
+PUBLIC_MODULES = (
+    "xloss",
+    "xloss.special",
+    "xloss.info",
+    "xloss.metrics",
+    "xloss.grad",
+    "xloss.grad.info",
+)
 
 REFERENCE = "reference"
 LOW_PRECISION = ("float16", "bfloat16")
