@@ -119,6 +119,13 @@ def _logsumexp_samples(rng: np.random.Generator) -> list[Sample]:
             {"axis": -1},
         ),
         Sample("-inf rows", (np.array([[-INF, -INF, -INF], [0.0, -INF, 1.0]]),), {"axis": -1}),
+        Sample(
+            "near float32 max",
+            (np.array([[3e38, 3e38, -3e38], [-3e38, 0.0, 1.0]]),),
+            {"axis": -1},
+            scale=3e38,
+            dtypes=("float32",),
+        ),
         Sample("empty", (np.zeros((2, 0)),), {"axis": -1}),
     ]
 
@@ -394,6 +401,13 @@ def _ce_samples(rng: np.random.Generator, log_probs: bool) -> list[Sample]:
             scale=1e30,
             dtypes=WIDE,
             reference=log_probs,
+        ),
+        Sample(
+            "near float32 max",
+            (np.array([[3e38, 0.0, -3e38], [-3e38, 3e38, 3e38]]), np.array([0, 2])),
+            {"reduction": "none"},
+            scale=3e38,
+            dtypes=("float32",),
         ),
     ]
     if not log_probs:
