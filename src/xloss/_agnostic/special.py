@@ -43,6 +43,10 @@ def _shifted(x: Array, axis: int | tuple[int, ...] | None, backend: Backend) -> 
     derivative would only add rounding noise.
     """
     xp = backend.xp
+    if 0 in x.shape:  # an empty batch: no max to take (Dask raises on it, NumPy does not)
+        axes = _axes(axis, x.ndim)
+        shape = tuple(1 if i in axes else n for i, n in enumerate(x.shape))
+        return x, backend.full(shape, 0.0, x.dtype)
     m = xp.max(x, axis=axis, keepdims=True)
     m = xp.where(xp.isfinite(m), m, 0.0)
     m = stop_gradient(m, backend)
