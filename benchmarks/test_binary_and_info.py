@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import needs_torch
 
 import xloss
+from conftest import needs_torch
 
 
 @needs_torch
@@ -20,8 +20,10 @@ def test_bce_with_logits(benchmark, impl, backward):
     rng = np.random.default_rng(0)
     x = torch.asarray(rng.standard_normal(2**20, dtype=np.float32)).requires_grad_(backward)
     t = torch.asarray(rng.random(2**20, dtype=np.float32))
-    fn = {"xloss": xloss.binary_cross_entropy_with_logits,
-          "torch": F.binary_cross_entropy_with_logits}[impl]
+    fn = {
+        "xloss": xloss.binary_cross_entropy_with_logits,
+        "torch": F.binary_cross_entropy_with_logits,
+    }[impl]
 
     def run():
         loss = fn(x, t)
@@ -50,8 +52,9 @@ def test_kl_from_logits(benchmark, impl):
     p, q = _logits(seed=1), _logits(seed=2)
 
     def native(p, q):
-        return F.kl_div(q.log_softmax(-1), p.log_softmax(-1), reduction="none",
-                        log_target=True).sum(-1)
+        return F.kl_div(
+            q.log_softmax(-1), p.log_softmax(-1), reduction="none", log_target=True
+        ).sum(-1)
 
     fn = (lambda p, q: xloss.info.kl_divergence(p, q, logits=True)) if impl == "xloss" else native
     benchmark.extra_info.update(impl=impl, backend="torch-cpu", dtype="float32")

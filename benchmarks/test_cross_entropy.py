@@ -11,9 +11,9 @@ import tracemalloc
 
 import numpy as np
 import pytest
-from conftest import logits_and_labels, needs_cuda, needs_cupy, needs_jax, needs_torch
 
 import xloss
+from conftest import logits_and_labels, needs_cuda, needs_cupy, needs_jax, needs_torch
 
 TORCH_SHAPES = [(32, 10), (128, 100), (256, 1000), (4096, 1000), (2048, 32000)]
 
@@ -81,8 +81,9 @@ def test_torch_cpu_bfloat16(benchmark, impl):
 
 @needs_cuda
 @pytest.mark.gpu
-@pytest.mark.parametrize("shape", [(4096, 1000), (2048, 32000), (8192, 128256)],
-                         ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize(
+    "shape", [(4096, 1000), (2048, 32000), (8192, 128256)], ids=lambda s: f"{s[0]}x{s[1]}"
+)
 @pytest.mark.parametrize("backward", [False, True], ids=["fwd", "fwd+bwd"])
 @pytest.mark.parametrize("impl", ["xloss", "torch"])
 def test_torch_cuda(benchmark, impl, shape, backward):
@@ -112,8 +113,12 @@ def _numpy_impls():
 
         return log_loss(y, sc.softmax(x, axis=1), labels=np.arange(x.shape[1]))
 
-    return {"xloss": xloss.cross_entropy, "numpy": composed, "scipy": scipy_route,
-            "sklearn": sklearn_route}
+    return {
+        "xloss": xloss.cross_entropy,
+        "numpy": composed,
+        "scipy": scipy_route,
+        "sklearn": sklearn_route,
+    }
 
 
 @pytest.mark.parametrize("shape", [(256, 1000), (4096, 1000)], ids=lambda s: f"{s[0]}x{s[1]}")
