@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from .._backend import Backend
-from . import register
+from xloss._backend import Backend
+from xloss._dispatch import register
 
 _BLOCK_BYTES = 1 << 18
 
@@ -122,9 +122,10 @@ def cross_entropy(
     # -log p_y = log s - (x_y - m): exact for logits of any magnitude (no m + log s).
     nll = log_sum - (picked - shift)
     if weight is None:
-        kept = (~ignored).astype(rows.dtype)
-        weight_of_target = kept
-        nll = nll * kept
+        weight_of_target = (~ignored).astype(rows.dtype)
+        # where, not a product with the mask: an ignored row may hold inf/NaN logits, whose
+        # NaN loss must still become 0 (as the generic definition and F.cross_entropy do)
+        nll = np.where(ignored, 0.0, nll)
     else:
         weight_of_target = np.where(ignored, 0.0, weight[safe]).astype(rows.dtype)
         nll = np.where(ignored, 0.0, nll * weight[safe])

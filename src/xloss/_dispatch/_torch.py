@@ -11,8 +11,8 @@ from typing import Any
 
 import torch
 
-from .._backend import Backend
-from . import register
+from xloss._backend import Backend
+from xloss._dispatch import register
 
 # xlogy/xlog1py are not delegated: torch.special.xlogy and jax.scipy.special.xlogy give a
 # NaN gradient in y at x = y = 0, where the generic double-where form gives 0.
