@@ -27,14 +27,35 @@ def logsumexp(x: Any, *, axis: Any, keepdims: bool, backend: Backend) -> Any:
     return torch.logsumexp(x, dim=axis, keepdim=keepdims)
 
 
+# torch.log_softmax/softmax shift by the raw row max, so a slice holding +inf comes out all
+# NaN, where the generic definition (SciPy's) gives NaN only at the +inf entries and -inf
+# (log-probability) or 0 (probability) elsewhere, i.e. ``x - m`` with ``m = +inf``. Where
+# values may be read, one max pass decides (no such slice: the fused kernel alone; else the
+# generic definition); elsewhere those slices are patched with a select, on the device.
+
+
+def _posinf_max(x: Any, axis: int) -> Any:
+    return torch.amax(x.detach(), dim=axis, keepdim=True)
+
+
 @register("log_softmax", "torch")
 def log_softmax(x: Any, *, axis: int, backend: Backend) -> Any:
-    return torch.log_softmax(x, dim=axis)
+    if x.ndim == 0 or x.numel() == 0:
+        return NotImplemented
+    m = _posinf_max(x, axis)
+    if backend.inspectable:
+        return NotImplemented if bool(torch.isposinf(m).any()) else torch.log_softmax(x, axis)
+    return torch.where(torch.isposinf(m), x - m, torch.log_softmax(x, axis))
 
 
 @register("softmax", "torch")
 def softmax(x: Any, *, axis: int, backend: Backend) -> Any:
-    return torch.softmax(x, dim=axis)
+    if x.ndim == 0 or x.numel() == 0:
+        return NotImplemented
+    m = _posinf_max(x, axis)
+    if backend.inspectable:
+        return NotImplemented if bool(torch.isposinf(m).any()) else torch.softmax(x, axis)
+    return torch.where(torch.isposinf(m), torch.exp(x - m), torch.softmax(x, axis))
 
 
 @register("sigmoid", "torch")
