@@ -74,8 +74,13 @@ def benchmarks(session: nox.Session) -> None:
     """Benchmarks against the native kernels in the same run; prints the ratio table."""
     _install(session, "bench", *CPU_BACKENDS)
     os.makedirs("benchmarks/results", exist_ok=True)
+    # addopts without --import-mode=importlib: the benchmark files import helpers from
+    # benchmarks/conftest.py, which importlib mode (plus pythonpath = tests) would resolve to
+    # tests/conftest.py. Few, short rounds keep the whole session under 10 minutes on 2 cores.
     session.run(
-        "pytest", "benchmarks", "--benchmark-only", "--benchmark-group-by=group,param",
+        "pytest", "benchmarks", "-o", "addopts=-ra --strict-markers", "--benchmark-only",
+        "--benchmark-group-by=group,param", "--benchmark-min-rounds=3",
+        "--benchmark-max-time=0.3", "--benchmark-warmup=on",
         "--benchmark-json=benchmarks/results/latest.json", "-p", "no:cacheprovider",
         *session.posargs,
     )
