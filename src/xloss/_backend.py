@@ -27,6 +27,7 @@ __all__ = [
     "check_reduction",
     "floating_inputs",
     "quiet",
+    "reduce",
     "compute_dtype",
     "resolve",
     "stop_gradient",
@@ -239,6 +240,20 @@ def floating_inputs(backend: Backend, **named: Any) -> tuple[list[Array], DType]
 def to_dtype(x: Array, dtype: DType, backend: Backend) -> Array:
     """Cast a result back to the caller's dtype (a no-op when it already is)."""
     return x if x.dtype == dtype else backend.xp.astype(x, dtype)
+
+
+def reduce(loss: Array, reduction: str, backend: Backend) -> Array:
+    """Apply ``reduction`` (``"mean"`` over every element, ``"sum"`` or ``"none"``)."""
+    if reduction == "mean":
+        size = math.prod(loss.shape)
+        if not isinstance(size, int):  # unknown (Dask chunks of unknown size)
+            return backend.xp.mean(loss)
+        # sum / size rather than xp.mean: an empty mean is NaN (0/0) without NumPy's
+        # "Mean of empty slice" warning, which errstate does not silence.
+        return backend.xp.sum(loss) / size
+    if reduction == "sum":
+        return backend.xp.sum(loss)
+    return loss
 
 
 def check_floating(x: Array, name: str, xp: ArrayNamespace) -> None:

@@ -72,6 +72,9 @@ from ._backend import (
     take_along_axis,
     to_dtype,
 )
+from ._backend import (
+    reduce as _reduce,
+)
 from ._dispatch import call, register_generic
 from ._typing import Array, Reduction
 
@@ -93,19 +96,6 @@ _BCE_GRAD_EPS = 9.999999960041972e-13
 
 
 # -- shared pieces ------------------------------------------------------------------------
-
-
-def _reduce(loss: Array, reduction: str, backend: Backend) -> Array:
-    """``"mean"`` over every element (NaN when empty), ``"sum"``, or the losses themselves."""
-    if reduction == "mean":
-        size = math.prod(loss.shape)
-        if not isinstance(size, int):  # unknown (Dask chunks of unknown size)
-            return backend.xp.mean(loss)
-        # sum / size: an empty mean is NaN (0/0) without NumPy's "Mean of empty slice".
-        return backend.xp.sum(loss) / size
-    if reduction == "sum":
-        return backend.xp.sum(loss)
-    return loss
 
 
 def _fits(value: int, dtype: Any, backend: Backend) -> bool:

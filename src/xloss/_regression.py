@@ -42,6 +42,9 @@ from ._backend import (
     stop_gradient,
     to_dtype,
 )
+from ._backend import (
+    reduce as _reduce,
+)
 from ._dispatch import call, register_generic
 from ._typing import Array, Reduction
 
@@ -59,19 +62,6 @@ _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
 # -- shared pieces ------------------------------------------------------------------------
-
-
-def _reduce(loss: Array, reduction: str, backend: Backend) -> Array:
-    if reduction == "mean":
-        size = math.prod(loss.shape)
-        if not isinstance(size, int):  # unknown (Dask chunks of unknown size)
-            return backend.xp.mean(loss)
-        # sum / size rather than xp.mean: an empty mean is NaN (0/0) without NumPy's
-        # "Mean of empty slice" warning, which errstate does not silence.
-        return backend.xp.sum(loss) / size
-    if reduction == "sum":
-        return backend.xp.sum(loss)
-    return loss
 
 
 def _weighted(
