@@ -26,7 +26,9 @@ LOGITS = np.concatenate(
         [[0.0, 0.0, 0.0, 0.0, 0.0]],
     ]
 )
-ROW_ADVERSARIAL = np.concatenate([LOGITS, [[-np.inf] * 5], [[np.nan, 1.0, 2.0, 3.0, 4.0]]])
+ROW_ADVERSARIAL = np.concatenate(
+    [LOGITS, [[-np.inf] * 5], [[np.nan, 1.0, 2.0, 3.0, 4.0]], [[np.inf, 1.0, -np.inf, 2.0, 0.0]]]
+)
 LABELS = np.array([0, 4, 2, -100, 1, 3, 0, 2, 4])
 PROBS = RNG.dirichlet(np.ones(5), size=9)
 PROBS[0, 1] = 0.0
