@@ -22,11 +22,12 @@ __all__ = ["call", "generic", "native", "native_entries", "register", "register_
 
 _GENERIC: dict[str, Callable[..., Any]] = {}
 _NATIVE: dict[tuple[str, str], Callable[..., Any]] = {}
-_BACKEND_MODULES = {
-    "torch": "xloss._dispatch._torch",
-    "jax": "xloss._dispatch._jax",
-    "numpy": "xloss._dispatch._numpy",
-    "cupy": "xloss._dispatch._cupy",
+# Per library, the modules holding its native entries (imported together, lazily).
+_BACKEND_MODULES: dict[str, tuple[str, ...]] = {
+    "torch": ("xloss._dispatch._torch", "xloss._dispatch._torch_info"),
+    "jax": ("xloss._dispatch._jax", "xloss._dispatch._jax_info"),
+    "numpy": ("xloss._dispatch._numpy",),
+    "cupy": ("xloss._dispatch._cupy",),
 }
 _loaded: set[str] = set()
 
@@ -53,8 +54,7 @@ def register_generic(name: str) -> Callable[[Callable[..., Any]], Callable[..., 
 
 def _load(kind: str) -> None:
     _loaded.add(kind)
-    module = _BACKEND_MODULES.get(kind)
-    if module is not None:
+    for module in _BACKEND_MODULES.get(kind, ()):
         importlib.import_module(module)
 
 
