@@ -836,9 +836,31 @@ def test_labels_out_of_range(case: Case, bad_label: int) -> None:
     labels[3] = bad_label
     x, y = case.asarray(LOGITS["NC"]), case.asarray(labels)
     if _inspectable(case):
+        # Every route raises: the torch entry turns its kernel's bounds error into ours, so
+        # each option the kernel handles differently is tried (smoothing, weights, layouts).
+        w = case.asarray(WEIGHTS["positive"])
+        options = [
+            {},
+            {"reduction": "none"},
+            {"reduction": "sum"},
+            {"weight": w},
+            {"ignore_index": 1},
+        ]
         for fn in (xloss.cross_entropy, xloss.nll_loss):
+            for opts in options + ([{"label_smoothing": 0.2}] if fn is xloss.cross_entropy else []):
+                # with ignore_index=1 the -100 label is out of range too, and comes first
+                match = "out of range" if "ignore_index" in opts else f"label {bad_label} "
+                with pytest.raises(ValueError, match=match):
+                    fn(x, y, **opts)
+            # (batch, time, classes) with axis=-1, and (N, C, d) with the class axis 1
+            btc = case.asarray(np.reshape(LOGITS["NC"], (2, -1, LOGITS["NC"].shape[1])))
             with pytest.raises(ValueError, match=f"label {bad_label} "):
-                fn(x, y)
+                fn(btc, case.asarray(np.reshape(labels, (2, -1))), axis=-1)
+            ncd = case.asarray(
+                np.moveaxis(np.reshape(LOGITS["NC"], (2, -1, LOGITS["NC"].shape[1])), 2, 1)
+            )
+            with pytest.raises(ValueError, match=f"label {bad_label} "):
+                fn(ncd, case.asarray(np.reshape(labels, (2, -1))))
         return
     # Not inspectable (traced, lazy, GPU): NaN at that position, never a wrapped index.
     out = case.to_numpy(case.call(xloss.cross_entropy, x, y, reduction="none"))

@@ -24,8 +24,10 @@ __all__ = [
     "Backend",
     "check_base",
     "check_floating",
+    "check_labels",
     "check_reduction",
     "floating_inputs",
+    "label_masks",
     "quiet",
     "reduce",
     "compute_dtype",
@@ -78,20 +80,28 @@ def _namespace_of_type(cls: type, example: Any) -> tuple[ArrayNamespace, str]:
     return found
 
 
+_SCALARS = (bool, int, float, complex)
+
+
 def _is_array(value: Any) -> bool:
-    return value is not None and not isinstance(value, (bool, int, float, complex))
+    return value is not None and not isinstance(value, _SCALARS)
+
+
+_torch_probes: tuple[Callable[[], bool], Callable[[], bool]] | None = None
 
 
 def _torch_inspectable(device: Device) -> bool:
     """True only for eager CPU tensors outside any compiler or functorch transform."""
-    if getattr(device, "type", None) != "cpu":
+    global _torch_probes
+    if device.type != "cpu":
         return False  # CUDA would sync, MPS likewise, 'meta' has no values at all
-    torch = sys.modules["torch"]
-    if torch.compiler.is_compiling():
-        return False
-    # torch.func.grad / vmap wrap tensors; reading their values raises inside the transform.
-    functorch_active = getattr(torch._C, "_are_functorch_transforms_active", None)
-    return not (functorch_active is not None and functorch_active())
+    if _torch_probes is None:
+        torch = sys.modules["torch"]
+        # torch.func.grad / vmap wrap tensors; reading their values raises inside them.
+        functorch_active = getattr(torch._C, "_are_functorch_transforms_active", None)
+        _torch_probes = (torch.compiler.is_compiling, functorch_active or (lambda: False))
+    is_compiling, functorch_active = _torch_probes
+    return not (is_compiling() or functorch_active())
 
 
 class Backend:
@@ -125,6 +135,10 @@ class Backend:
             f"Backend(kind={self.kind!r}, device={self.device!r}, inspectable={self.inspectable})"
         )
 
+    def isdtype(self, dtype: DType, kind: str | tuple[str, ...]) -> bool:
+        """``xp.isdtype``, remembered per dtype (it costs about a microsecond per call)."""
+        return _isdtype(dtype, kind, self.xp)
+
     def full(self, shape: tuple[int, ...], value: float, dtype: DType) -> Array:
         """``xp.full`` on this device."""
         if self.device is None or self.kind == "dask":
@@ -141,8 +155,16 @@ class Backend:
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
+_NUMPY_BACKED: dict[type, bool] = {}
+
+
 def _numpy_backed(value: Any) -> bool:
-    return isinstance(value, np.ndarray) or type(value).__module__.startswith("array_api_strict")
+    cls = type(value)
+    found = _NUMPY_BACKED.get(cls)
+    if found is None:
+        found = issubclass(cls, np.ndarray) or cls.__module__.startswith("array_api_strict")
+        _NUMPY_BACKED[cls] = found
+    return found
 
 
 def quiet(fn: _F) -> _F:
@@ -158,9 +180,10 @@ def quiet(fn: _F) -> _F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         # Only for libraries that compute with NumPy eagerly: entering np.errstate is
         # untraceable for torch.compile(fullgraph=True) and pointless elsewhere.
-        if any(_numpy_backed(a) for a in args):
-            with np.errstate(all="ignore"):
-                return fn(*args, **kwargs)
+        for a in args:
+            if _numpy_backed(a):
+                with np.errstate(all="ignore"):
+                    return fn(*args, **kwargs)
         return fn(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
@@ -181,19 +204,23 @@ def resolve(*arrays: Any) -> Backend:
     present = [a for a in arrays if _is_array(a)]
     if not present:
         raise TypeError("xloss: expected at least one array argument, got only scalars or None")
-    xp, kind = _namespace_of_type(type(present[0]), present[0])
-    for a in present[1:]:
-        if _namespace_of_type(type(a), a)[0] is not xp:
+    first = present[0]
+    cls = type(first)
+    xp, kind = _namespace_of_type(cls, first)
+    for a in present:
+        if type(a) is not cls and _namespace_of_type(type(a), a)[0] is not xp:
             kinds = sorted({_describe(a) for a in present})
             raise TypeError(
                 "xloss: all array arguments must come from one array library, got "
                 + " and ".join(kinds)
             )
+    if kind == "numpy":
+        return Backend(xp, kind, "cpu", True)
     device = None
     for a in present:
-        # torch and NumPy answer directly (cheaper, and torch.compile-friendly: the
-        # generic helper goes through lru_cache'd type checks that Dynamo warns about).
-        d = a.device if kind == "torch" else "cpu" if kind == "numpy" else _device_of(a)
+        # torch answers directly (cheaper, and torch.compile-friendly: the generic helper
+        # goes through lru_cache'd type checks that Dynamo warns about).
+        d = a.device if kind == "torch" else _device_of(a)
         if d is None:  # a JAX array being traced has no device
             continue
         if device is None:
@@ -202,7 +229,7 @@ def resolve(*arrays: Any) -> Backend:
             raise ValueError(
                 f"xloss: all array arguments must be on one device, got {device} and {d}"
             )
-    if kind in ("numpy", "array_api_strict"):
+    if kind == "array_api_strict":
         inspectable = True
     elif kind == "torch":
         inspectable = _torch_inspectable(device)
@@ -220,11 +247,16 @@ def floating_inputs(backend: Backend, **named: Any) -> tuple[list[Array], DType]
     the result must be cast back to. ``None`` values pass through unchanged.
     """
     xp = backend.xp
-    arrays = [v for v in named.values() if _is_array(v)]
+    arrays = []
     for name, value in named.items():
         if _is_array(value):
             check_floating(value, name, xp)
-    out_dtype = arrays[0].dtype if len(arrays) == 1 else xp.result_type(*arrays)
+            arrays.append(value)
+    out_dtype = arrays[0].dtype
+    for other in arrays[1:]:
+        if other.dtype != out_dtype:
+            out_dtype = xp.result_type(*arrays)
+            break
     dtype = compute_dtype(out_dtype, xp)
     converted: list[Array] = []
     for value in named.values():
@@ -256,9 +288,22 @@ def reduce(loss: Array, reduction: str, backend: Backend) -> Array:
     return loss
 
 
+# isdtype through array-api-compat costs about a microsecond; dtypes are few and hashable.
+# The dtype's type leads the key: dtypes of two libraries are never compared.
+_ISDTYPE: dict[tuple[type, Any, Any], bool] = {}
+
+
+def _isdtype(dtype: DType, kind: str | tuple[str, ...], xp: ArrayNamespace) -> bool:
+    key = (type(dtype), dtype, kind)
+    found = _ISDTYPE.get(key)
+    if found is None:
+        found = _ISDTYPE[key] = bool(xp.isdtype(dtype, kind))
+    return found
+
+
 def check_floating(x: Array, name: str, xp: ArrayNamespace) -> None:
     """Raise ``TypeError`` unless ``x`` holds real floating-point data."""
-    if not xp.isdtype(x.dtype, "real floating"):
+    if not _isdtype(x.dtype, "real floating", xp):
         raise TypeError(f"xloss: {name} must be a real floating-point array, got dtype {x.dtype}")
 
 
@@ -266,8 +311,53 @@ def compute_dtype(dtype: DType, xp: ArrayNamespace) -> DType:
     """The dtype to compute in: float16 and bfloat16 compute in float32, others in themselves."""
     # Compare by name: ``np.dtype(...) == None`` is true (None means float64 to NumPy), and
     # NumPy-based libraries may carry ml_dtypes' bfloat16 without ``xp.bfloat16``.
-    name = str(dtype).rsplit(".", 1)[-1]
-    return xp.float32 if name in _LOW_PRECISION else dtype
+    key = (type(dtype), dtype)
+    low = _LOW.get(key)
+    if low is None:
+        low = _LOW[key] = str(dtype).rsplit(".", 1)[-1] in _LOW_PRECISION
+    return xp.float32 if low else dtype
+
+
+_LOW: dict[tuple[type, Any], bool] = {}
+
+
+def _fits(value: int, dtype: DType, xp: ArrayNamespace) -> bool:
+    """Whether a Python int is representable in an integer dtype (comparisons need it)."""
+    info = xp.iinfo(dtype)
+    return bool(info.min <= value <= info.max)
+
+
+def label_masks(
+    target: Array, n_classes: int, ignore_index: int, backend: Backend
+) -> tuple[Array, Array | None]:
+    """``(in_range, ignored)`` for class-index targets (``ignored`` is None if impossible)."""
+    xp = backend.xp
+    in_range = target >= 0
+    if _fits(n_classes, target.dtype, xp):
+        in_range = in_range & (target < n_classes)
+    ignored = target == ignore_index if _fits(ignore_index, target.dtype, xp) else None
+    return in_range, ignored
+
+
+def check_labels(
+    target: Array, n_classes: int, ignore_index: int, backend: Backend, function: str
+) -> None:
+    """Raise ``ValueError`` naming the first label outside ``[0, C)`` other than ``ignore_index``.
+
+    Reads values, so only for ``backend.inspectable``; a loss entry calls it where its own
+    computation has shown (or cannot rule out) such a label.
+    """
+    xp = backend.xp
+    in_range, ignored = label_masks(target, n_classes, ignore_index, backend)
+    valid = in_range if ignored is None else in_range | ignored
+    if bool(xp.all(valid)):
+        return
+    first = int(xp.argmax(xp.astype(~xp.reshape(valid, (-1,)), xp.int8)))
+    label = int(xp.reshape(target, (-1,))[first])
+    raise ValueError(
+        f"xloss: {function}: target label {label} is out of range for {n_classes} classes "
+        f"(labels must lie in [0, {n_classes - 1}] or equal ignore_index={ignore_index})"
+    )
 
 
 def check_reduction(reduction: str, allowed: tuple[str, ...] = _REDUCTIONS) -> None:

@@ -29,9 +29,11 @@ Registered names and the exact signatures a native entry must accept:
     ``label_smoothing``: a Python float in ``[0, 1]``. ``reduction``: ``"mean"``, ``"sum"``
     or ``"none"`` (``"none"`` gives the target's shape for index targets, ``input``'s
     shape without ``axis`` for probabilities).
-    Index targets may hold labels outside ``[0, C)`` other than ``ignore_index`` only
-    where ``backend.inspectable`` is false (elsewhere the public function has raised);
-    those positions must give NaN, never a device assert or a wrapped index.
+    Index targets arrive unchecked: a label outside ``[0, C)`` other than ``ignore_index``
+    must raise :func:`xloss._backend.check_labels`'s ``ValueError`` where
+    ``backend.inspectable`` (an entry may find it as a by-product, e.g. a kernel's own
+    bounds error) and give NaN at its position elsewhere, never a device assert or a
+    wrapped index.
 ``nll_loss(input, target, weight, *, axis, ignore_index, reduction, backend)``
     As ``cross_entropy`` with index targets, ``input`` holding log-probabilities.
 ``binary_cross_entropy(input, target, weight, *, reduction, backend)``
@@ -58,14 +60,16 @@ Registered names and the exact signatures a native entry must accept:
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Literal
 
 from . import _agnostic  # noqa: F401  (registers the generic primitives)
 from ._backend import (
     Backend,
     check_base,
+    check_labels,
     check_reduction,
     floating_inputs,
+    label_masks,
     quiet,
     resolve,
     stop_gradient,
@@ -98,23 +102,6 @@ _BCE_GRAD_EPS = 9.999999960041972e-13
 # -- shared pieces ------------------------------------------------------------------------
 
 
-def _fits(value: int, dtype: Any, backend: Backend) -> bool:
-    """Whether a Python int is representable in an integer dtype (comparisons need it)."""
-    info = backend.xp.iinfo(dtype)
-    return bool(info.min <= value <= info.max)
-
-
-def _label_masks(
-    target: Array, n_classes: int, ignore_index: int, backend: Backend
-) -> tuple[Array, Array | None]:
-    """``(in_range, ignored)`` for class-index targets (``ignored`` is None if impossible)."""
-    in_range = target >= 0
-    if _fits(n_classes, target.dtype, backend):
-        in_range = in_range & (target < n_classes)
-    ignored = target == ignore_index if _fits(ignore_index, target.dtype, backend) else None
-    return in_range, ignored
-
-
 def _gather_class(x: Array, index: Array, axis: int, backend: Backend) -> Array:
     """``x`` at class ``index`` along ``axis`` (``index`` has ``x``'s shape without ``axis``)."""
     xp = backend.xp
@@ -138,11 +125,15 @@ def _indexed_nll(
     label_smoothing: float,
     reduction: str,
     backend: Backend,
+    function: str,
 ) -> Array:
-    """PyTorch's ``nll_loss`` (and label-smoothed cross-entropy) on log-probabilities."""
+    """PyTorch's ``nll_loss`` (and label-smoothed cross-entropy) on log-probabilities.
+
+    Raises for a bad label where values may be read (``function`` names the caller).
+    """
     xp = backend.xp
     n_classes = log_prob.shape[axis]
-    in_range, ignored = _label_masks(target, n_classes, ignore_index, backend)
+    in_range, ignored = label_masks(target, n_classes, ignore_index, backend)
     # Bad labels are clamped to class 0 for the gather (never wrapped or out of bounds) and
     # their losses replaced by NaN below; ignored positions become exact zeros.
     safe = xp.where(in_range, target, 0)
@@ -159,6 +150,8 @@ def _indexed_nll(
             weight_of_target if ignored is None else xp.where(ignored, 0.0, weight_of_target)
         )
     bad = ~in_range if ignored is None else ~in_range & ~ignored
+    if backend.inspectable and bool(xp.any(bad)):
+        check_labels(target, n_classes, ignore_index, backend, function)
 
     def finish(loss: Array) -> Array:
         loss = xp.where(bad, math.nan, loss)
@@ -218,6 +211,7 @@ def _cross_entropy_generic(
             label_smoothing=label_smoothing,
             reduction=reduction,
             backend=backend,
+            function="cross_entropy",
         )
     n_classes = input.shape[axis]
     if label_smoothing > 0.0:
@@ -250,6 +244,7 @@ def _nll_loss_generic(
         label_smoothing=0.0,
         reduction=reduction,
         backend=backend,
+        function="nll_loss",
     )
 
 
@@ -421,27 +416,10 @@ def _check_index_target(
             f"targets {expected} nor class-probability targets {tuple(input.shape)} for input "
             f"shape {tuple(input.shape)} with class axis {axis}"
         )
-    if not backend.xp.isdtype(target.dtype, "integral"):
+    if not backend.isdtype(target.dtype, "integral"):
         raise TypeError(
             f"xloss: {function}: class-index targets must have an integer dtype, got {target.dtype}"
         )
-
-
-def _check_labels(
-    target: Array, n_classes: int, ignore_index: int, backend: Backend, function: str
-) -> None:
-    """Raise ``ValueError`` naming the first label outside ``[0, C)`` (inspectable only)."""
-    xp = backend.xp
-    in_range, ignored = _label_masks(target, n_classes, ignore_index, backend)
-    valid = in_range if ignored is None else in_range | ignored
-    if bool(xp.all(valid)):
-        return
-    first = int(xp.argmax(xp.astype(~xp.reshape(valid, (-1,)), xp.int8)))
-    label = int(xp.reshape(target, (-1,))[first])
-    raise ValueError(
-        f"xloss: {function}: target label {label} is out of range for {n_classes} classes "
-        f"(labels must lie in [0, {n_classes - 1}] or equal ignore_index={ignore_index})"
-    )
 
 
 def _check_same_shape(target: Array, input: Array, function: str) -> None:
@@ -578,12 +556,11 @@ def cross_entropy(
     _check_ignore_index(ignore_index, "cross_entropy")
     log_base = check_base(base)
     backend = resolve(input, target, weight)
-    xp = backend.xp
     class_axis = _class_axis(axis, input.ndim, "cross_entropy")
     n_classes = input.shape[class_axis]
     probabilities = tuple(target.shape) == tuple(input.shape)
     if probabilities:
-        if not xp.isdtype(target.dtype, "real floating"):
+        if not backend.isdtype(target.dtype, "real floating"):
             raise TypeError(
                 "xloss: cross_entropy: class-probability targets (the input's shape) must be "
                 f"real floating, got dtype {target.dtype}"
@@ -599,8 +576,6 @@ def cross_entropy(
     else:
         _check_index_target(target, input, class_axis, backend, "cross_entropy")
         (input, weight), out_dtype = floating_inputs(backend, input=input, weight=weight)
-        if backend.inspectable:
-            _check_labels(target, n_classes, ignore_index, backend, "cross_entropy")
     _check_class_weight(weight, n_classes, "cross_entropy")
     loss = call(
         "cross_entropy",
@@ -686,8 +661,6 @@ def nll_loss(
     _check_index_target(target, input, class_axis, backend, "nll_loss")
     (input, weight), out_dtype = floating_inputs(backend, input=input, weight=weight)
     _check_class_weight(weight, n_classes, "nll_loss")
-    if backend.inspectable:
-        _check_labels(target, n_classes, ignore_index, backend, "nll_loss")
     loss = call(
         "nll_loss",
         input,

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from xloss._backend import Backend
+from xloss._backend import Backend, check_labels
 from xloss._dispatch import register
 
 _BLOCK_BYTES = 1 << 20
@@ -110,15 +110,18 @@ def cross_entropy(
     reduction: str,
     backend: Backend,
 ) -> Any:
-    # Class-index targets with the class axis last (2-D (N, C) included); NumPy values
-    # were checked by the public function, so every label is in range or ignored.
+    # Class-index targets with the class axis last (2-D (N, C) included).
     if axis != input.ndim - 1 or target.dtype.kind not in "iu":
         return NotImplemented
     rows = _rows(input)
     if rows is None:
         return NotImplemented
     labels = target.reshape(-1)
+    n_classes = rows.shape[1]
     ignored = labels == ignore_index
+    # min/max first: two reductions where the full mask would be three passes and a temporary
+    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+        check_labels(target, n_classes, ignore_index, backend, "cross_entropy")
     safe = np.where(ignored, 0, labels)
     shift, log_sum, shifted_sum = _blocked(rows, weight, sum_shifted=label_smoothing > 0.0)
     picked = rows[np.arange(rows.shape[0]), safe]
@@ -132,7 +135,6 @@ def cross_entropy(
     else:
         weight_of_target = np.where(ignored, 0.0, weight[safe]).astype(rows.dtype)
         nll = np.where(ignored, 0.0, nll * weight[safe])
-    n_classes = rows.shape[1]
     if label_smoothing > 0.0:
         # -sum_c w_c log p_c = log s * sum(w) - sum_c w_c (x_c - m)
         total_weight = n_classes if weight is None else np.sum(weight)

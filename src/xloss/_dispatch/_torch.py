@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from xloss._backend import Backend
+from xloss._backend import Backend, check_labels
 from xloss._dispatch import register
 
 # xlogy/xlog1py are not delegated: torch.special.xlogy and jax.scipy.special.xlogy give a
@@ -77,9 +77,10 @@ def entr(p: Any, *, backend: Backend) -> Any:
 #
 # The signatures are the generic ones documented at the top of xloss/_classification.py.
 # Restrictions, each because the native kernel differs from the definition there:
-# * class-index targets on a backend whose values were not checked (CUDA, compiling) may
-#   hold out-of-range labels: they are routed to ``ignore_index`` for the kernel (which
-#   would device-assert on them) and their losses set to NaN afterwards, on the device;
+# * class-index targets arrive unchecked. Where values may be read (eager CPU) the kernel's
+#   own bounds check finds a bad label at no extra cost, and its IndexError becomes our
+#   ValueError; elsewhere (CUDA, compiling) bad labels are routed to ``ignore_index`` for
+#   the kernel (which would device-assert on them) and their losses set to NaN afterwards;
 # * ``kl_div``'s ``"mean"`` is computed as a sum over the size, because torch warns on it;
 # * ``binary_cross_entropy`` only where the probabilities were checked, and never with a
 #   target that requires grad (torch has no derivative for it).
@@ -110,6 +111,7 @@ def _index_loss(
     ignore_index: int,
     reduction: str,
     backend: Backend,
+    function: str,
     **options: Any,
 ) -> Any:
     rows, target, shape = _as_rows(input, target, axis)
@@ -121,13 +123,18 @@ def _index_loss(
         if target.dtype != torch.int64:
             target = target.long()
         bad = None
-        if not backend.inspectable:  # labels unchecked: keep the kernel in bounds
-            n_classes = rows.shape[1 if rows.ndim >= 2 else 0]
+        n_classes = rows.shape[1 if rows.ndim >= 2 else 0]
+        if not backend.inspectable:  # values unreadable: keep the kernel in bounds
             bad = ((target < 0) | (target >= n_classes)) & (target != ignore_index)
             target = torch.where(bad, ignore_index, target)
-        out = kernel(
-            rows, target, weight, ignore_index=ignore_index, reduction=reduction, **options
-        )
+        try:
+            out = kernel(
+                rows, target, weight, ignore_index=ignore_index, reduction=reduction, **options
+            )
+        except IndexError:  # the CPU kernel's bounds check: "Target 7 is out of bounds."
+            if backend.inspectable:
+                check_labels(target, n_classes, ignore_index, backend, function)
+            raise
         if bad is not None:
             out = torch.where(bad if reduction == "none" else bad.any(), math.nan, out)
     if reduction == "none" and shape:
@@ -156,6 +163,7 @@ def cross_entropy(
         ignore_index=ignore_index,
         reduction=reduction,
         backend=backend,
+        function="cross_entropy",
         label_smoothing=label_smoothing,
     )
 
@@ -180,6 +188,7 @@ def nll_loss(
         ignore_index=ignore_index,
         reduction=reduction,
         backend=backend,
+        function="nll_loss",
     )
 
 
