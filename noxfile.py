@@ -84,7 +84,10 @@ def benchmarks(session: nox.Session) -> None:
         "--benchmark-json=benchmarks/results/latest.json", "-p", "no:cacheprovider",
         *session.posargs,
     )
-    session.run("python", "benchmarks/report.py", "benchmarks/results/latest.json")
+    session.run(
+        "python", "benchmarks/report.py", "benchmarks/results/latest.json",
+        "--docs", "docs/_generated",
+    )
 
 
 @nox.session(default=False)

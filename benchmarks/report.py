@@ -9,13 +9,19 @@ for that comparison where it sets one, whether it is met, the peak extra memory 
 call and, on a GPU, the bandwidth reached against the one-read floor (GPU rows use the
 median of CUDA-event timings, CPU rows pytest-benchmark's wall-clock median). The table
 is printed and written to ``report.md`` next to the JSON, the chart to ``ratios.png``.
+With ``--docs DIR`` (``nox -s benchmarks`` passes ``docs/_generated``) the table is also
+written as ``benchmarks.md`` for the performance page, with the date, the machine and the
+library versions, and the chart as ``benchmarks.png``.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
+import importlib.metadata
 import json
 import math
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -237,10 +243,42 @@ def _size(shape: str) -> int:
         return 0
 
 
+_LIBRARIES = ("xloss", "numpy", "scipy", "scikit-learn", "torch", "jax", "cupy")
+
+
+def versions() -> str:
+    """The installed versions of the libraries the benchmarks compare."""
+    found = []
+    for name in _LIBRARIES:
+        try:
+            found.append(f"{name} {importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return ", ".join(found)
+
+
+def docs_page(text: str, data: dict[str, Any], has_chart: bool) -> str:
+    """The MyST include for docs/guide/performance.rst: provenance, table and chart."""
+    when = data.get("datetime", "")[:10] or datetime.date.today().isoformat()
+    lines = [
+        f"*Measured {when} with* `nox -s benchmarks` *({versions()}). Medians of few rounds "
+        "on a shared machine: ratios near 1 move by several percent between runs; "
+        "`benchmarks/interleaved.py` gives steadier A/B numbers.*",
+        "",
+        text,
+    ]
+    if has_chart:
+        lines += ["", "![xloss / reference ratios](/_generated/benchmarks.png)", ""]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("json", type=Path)
     parser.add_argument("--out", type=Path, default=None, help="folder (default: the JSON's)")
+    parser.add_argument(
+        "--docs", type=Path, default=None, help="also write benchmarks.md/.png into this folder"
+    )
     args = parser.parse_args(argv)
     data = json.loads(args.json.read_text())
     out_dir = args.out or args.json.parent
@@ -266,8 +304,15 @@ def main(argv: list[str] | None = None) -> int:
     text = markdown(table, machine + (f"; GPU {gpu}" if gpu else ""), peak)
     (out_dir / "report.md").write_text(text)
     print(text)
-    if chart(table, out_dir / "ratios.png"):
+    has_chart = chart(table, out_dir / "ratios.png")
+    if has_chart:
         print(f"chart: {out_dir / 'ratios.png'}")
+    if args.docs is not None:
+        args.docs.mkdir(parents=True, exist_ok=True)
+        if has_chart:
+            shutil.copyfile(out_dir / "ratios.png", args.docs / "benchmarks.png")
+        (args.docs / "benchmarks.md").write_text(docs_page(text, data, has_chart))
+        print(f"docs: {args.docs / 'benchmarks.md'}")
     return 0
 
 
