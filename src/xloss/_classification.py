@@ -409,7 +409,8 @@ def _check_class_weight(weight: Array | None, n_classes: int, function: str) -> 
 def _check_index_target(
     target: Array, input: Array, axis: int, backend: Backend, function: str
 ) -> None:
-    expected = tuple(input.shape[:axis]) + tuple(input.shape[axis + 1 :])
+    shape = tuple(input.shape)
+    expected = shape[:axis] + shape[axis + 1 :]
     if tuple(target.shape) != expected:
         raise ValueError(
             f"xloss: {function}: target shape {tuple(target.shape)} matches neither class-index "

@@ -80,7 +80,8 @@ def generic(name: str) -> Callable[..., Any]:
 
 def call(name: str, *args: Any, backend: Backend, **kwargs: Any) -> Any:
     """Run the native ``name`` for ``backend`` if it accepts the arguments, else the generic."""
-    fn = native(name, backend.kind)
+    kind = backend.kind
+    fn = _NATIVE.get((name, kind)) if kind in _loaded else native(name, kind)
     if fn is not None:
         out = fn(*args, backend=backend, **kwargs)
         if out is not NotImplemented:

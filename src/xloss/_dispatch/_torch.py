@@ -117,25 +117,28 @@ def _index_loss(
     rows, target, shape = _as_rows(input, target, axis)
     if shape is None:
         return NotImplemented
-    if target.dtype.is_floating_point:
+    dtype = target.dtype
+    if dtype.is_floating_point:
         out = kernel(rows, target, weight, reduction=reduction, **options)
     else:
-        if target.dtype != torch.int64:
+        if dtype != torch.int64:
             target = target.long()
-        bad = None
-        n_classes = rows.shape[1 if rows.ndim >= 2 else 0]
-        if not backend.inspectable:  # values unreadable: keep the kernel in bounds
+        if backend.inspectable:
+            try:
+                out = kernel(
+                    rows, target, weight, ignore_index=ignore_index, reduction=reduction, **options
+                )
+            except IndexError:  # the CPU kernel's bounds check: "Target 7 is out of bounds."
+                n_classes = rows.shape[1 if rows.ndim >= 2 else 0]
+                check_labels(target, n_classes, ignore_index, backend, function)
+                raise
+        else:  # values unreadable: keep the kernel in bounds, NaN at bad labels after it
+            n_classes = rows.shape[1 if rows.ndim >= 2 else 0]
             bad = ((target < 0) | (target >= n_classes)) & (target != ignore_index)
             target = torch.where(bad, ignore_index, target)
-        try:
             out = kernel(
                 rows, target, weight, ignore_index=ignore_index, reduction=reduction, **options
             )
-        except IndexError:  # the CPU kernel's bounds check: "Target 7 is out of bounds."
-            if backend.inspectable:
-                check_labels(target, n_classes, ignore_index, backend, function)
-            raise
-        if bad is not None:
             out = torch.where(bad if reduction == "none" else bad.any(), math.nan, out)
     if reduction == "none" and shape:
         out = out.reshape(shape)
