@@ -10,6 +10,12 @@ Conventions: ``0 log 0 = 0``; ``KL(p || q) = +inf`` where ``q = 0 < p``; NaN in 
 out. Negative probabilities raise ``ValueError`` where values may be inspected (NumPy,
 array-api-strict, torch on the CPU) and give NaN elsewhere (GPU, JAX, Dask), so no
 device sync or trace break is ever forced.
+
+The logits forms of entropy, cross-entropy and KL divergence run through
+:mod:`xloss._dispatch` (``entropy_logits``, ``cross_entropy_logits``,
+``kl_divergence_logits``, defined in ``xloss/_agnostic/info.py``), so torch and JAX can
+substitute an implementation whose backward is the hand-written gradient of
+:mod:`xloss.grad.info` and saves two numbers per slice instead of the log-probabilities.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import math
 
 from . import _agnostic  # noqa: F401  (registers the generic definitions)
+from ._agnostic.info import times
 from ._backend import Backend, check_base, floating_inputs, quiet, resolve, to_dtype
 from ._dispatch import call
 from ._typing import Array
@@ -46,13 +53,6 @@ def _log_probs(logits: Array, axis: int, backend: Backend) -> tuple[Array, Array
     """Probabilities and log-probabilities from logits, each computed once."""
     log_p = call("log_softmax", logits, axis=axis, backend=backend)
     return backend.xp.exp(log_p), log_p
-
-
-def _plogq(p: Array, log_q: Array, backend: Backend) -> Array:
-    """``p * log q`` with ``0 * log q = 0`` (also where ``log q = -inf``), gradient-safe."""
-    xp = backend.xp
-    zero_p = p == 0
-    return xp.where(zero_p, 0.0, p * xp.where(zero_p, 0.0, log_q))
 
 
 def _in_base(value: Array, log_base: float | None) -> Array:
@@ -99,12 +99,12 @@ def entropy(
     log_base = check_base(base)
     backend = resolve(p)
     (p,), out_dtype = floating_inputs(backend, p=p)
-    xp = backend.xp
     if logits:
-        probs, log_p = _log_probs(p, axis, backend)
-        value = -xp.sum(_plogq(probs, log_p, backend), axis=axis)
+        value = call("entropy_logits", p, axis=axis, backend=backend)
     else:
-        value = xp.sum(call("entr", _normalise(p, axis, "p", backend), backend=backend), axis=axis)
+        value = backend.xp.sum(
+            call("entr", _normalise(p, axis, "p", backend), backend=backend), axis=axis
+        )
     return to_dtype(_in_base(value, log_base), out_dtype, backend)
 
 
@@ -159,12 +159,11 @@ def cross_entropy(
     log_base = check_base(base)
     backend = resolve(p, q)
     (p, q), out_dtype = floating_inputs(backend, p=p, q=q)
-    xp = backend.xp
-    p, q, _, log_q = _two_distributions(p, q, axis, logits, backend)
-    if log_q is None:
-        value = -xp.sum(call("xlogy", p, q, backend=backend), axis=axis)
+    if logits:
+        value = call("cross_entropy_logits", p, q, axis=axis, backend=backend)
     else:
-        value = -xp.sum(_plogq(p, log_q, backend), axis=axis)
+        p, q, _, _ = _two_distributions(p, q, axis, logits, backend)
+        value = -backend.xp.sum(call("xlogy", p, q, backend=backend), axis=axis)
     return to_dtype(_in_base(value, log_base), out_dtype, backend)
 
 
@@ -209,12 +208,11 @@ def kl_divergence(
     log_base = check_base(base)
     backend = resolve(p, q)
     (p, q), out_dtype = floating_inputs(backend, p=p, q=q)
-    xp = backend.xp
-    p, q, log_p, log_q = _two_distributions(p, q, axis, logits, backend)
-    if log_p is None:
-        value = xp.sum(call("rel_entr", p, q, backend=backend), axis=axis)
+    if logits:
+        value = call("kl_divergence_logits", p, q, axis=axis, backend=backend)
     else:
-        value = xp.sum(_plogq(p, log_p - log_q, backend), axis=axis)
+        p, q, _, _ = _two_distributions(p, q, axis, logits, backend)
+        value = backend.xp.sum(call("rel_entr", p, q, backend=backend), axis=axis)
     return to_dtype(_in_base(value, log_base), out_dtype, backend)
 
 
@@ -268,6 +266,6 @@ def js_divergence(
     else:
         # log m = logaddexp(log p, log q) - log 2, exact where either probability underflows.
         log_m = xp.logaddexp(log_p, log_q) - math.log(2.0)
-        terms = _plogq(p, log_p - log_m, backend) + _plogq(q, log_q - log_m, backend)
+        terms = times(p, log_p - log_m, backend) + times(q, log_q - log_m, backend)
     value = xp.sum(terms, axis=axis) / 2
     return to_dtype(_in_base(value, log_base), out_dtype, backend)

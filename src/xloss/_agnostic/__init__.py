@@ -1,3 +1,3 @@
 """Generic array-API definitions: the reference every native fast path is held against."""
 
-from . import special  # noqa: F401  (registers the generic primitives)
+from . import info, special  # noqa: F401  (registers the generic definitions)

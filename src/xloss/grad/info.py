@@ -1,15 +1,17 @@
 """Gradients of the information-theory functions of :mod:`xloss.info` with respect to logits.
 
 Each function returns the value exactly as :mod:`xloss.info` computes it (with
-``logits=True``) and its derivative with respect to each logits argument, written out
-from the same log-softmax and softmax. The derivatives of a distribution's logits sum to
-zero along ``axis`` (adding a constant to a slice of logits changes nothing).
+``logits=True``: the same dispatched ``entropy_logits`` / ``cross_entropy_logits`` /
+``kl_divergence_logits`` call) and its derivative with respect to each logits argument:
+the vector-Jacobian products of ``xloss/_agnostic/info.py`` with a cotangent of ones,
+the very pieces the torch and JAX custom backwards of those names run. The derivatives
+of a distribution's logits sum to zero along ``axis`` (adding a constant to a slice of
+logits changes nothing).
 """
 
 from __future__ import annotations
 
-from xloss import _agnostic  # noqa: F401  (registers the generic primitives)
-from xloss import info as _info
+from xloss._agnostic import info as _generic
 from xloss._backend import Backend, check_base, floating_inputs, quiet, resolve, to_dtype
 from xloss._dispatch import call
 from xloss._typing import Array
@@ -27,16 +29,9 @@ def _need_logits(logits: bool) -> None:
         )
 
 
-def _log_probs(logits: Array, axis: int, backend: Backend) -> tuple[Array, Array]:
-    log_p = call("log_softmax", logits, axis=axis, backend=backend)
-    return backend.xp.exp(log_p), log_p
-
-
-def _times(p: Array, x: Array, backend: Backend) -> Array:
-    """``p * x`` with ``0 * x = 0`` (also for an infinite ``x``), gradient-safe."""
-    xp = backend.xp
-    zero = p == 0
-    return xp.where(zero, 0.0, p * xp.where(zero, 0.0, x))
+def _value(value: Array, log_base: float | None, out_dtype: object, backend: Backend) -> Array:
+    """The value as :mod:`xloss.info` returns it: in ``base`` units, in the caller's dtype."""
+    return to_dtype(value if log_base is None else value / log_base, out_dtype, backend)
 
 
 def _out(
@@ -88,15 +83,15 @@ def entropy(
     (0.6931471805599453, array([0., 0.]))
     """
     _need_logits(logits)
-    value = _info.entropy(p, axis=axis, base=base, logits=True)
     log_base = check_base(base)
     backend = resolve(p)
     (p,), out_dtype = floating_inputs(backend, p=p)
-    xp = backend.xp
-    probs, log_p = _log_probs(p, axis, backend)
-    h = -xp.sum(_times(probs, log_p, backend), axis=axis, keepdims=True)
-    gradient = 0.0 - _times(probs, log_p + h, backend)  # +0 at a maximum, not -0
-    return value, _out(gradient, tuple(p.shape), log_base, out_dtype, backend)
+    value = call("entropy_logits", p, axis=axis, backend=backend)
+    gradient = _generic.entropy_logits_vjp(p, None, axis=axis, backend=backend, value=value)
+    return (
+        _value(value, log_base, out_dtype, backend),
+        _out(gradient, tuple(p.shape), log_base, out_dtype, backend),
+    )
 
 
 @quiet
@@ -140,18 +135,15 @@ def cross_entropy(
     (0.6931471805599453, array([0., 0.]))
     """
     _need_logits(logits)
-    value = _info.cross_entropy(p, q, axis=axis, base=base, logits=True)
     log_base = check_base(base)
     backend = resolve(p, q)
     (p, q), out_dtype = floating_inputs(backend, p=p, q=q)
-    xp = backend.xp
-    p_probs, _ = _log_probs(p, axis, backend)
-    q_probs, log_q = _log_probs(q, axis, backend)
-    h = -xp.sum(_times(p_probs, log_q, backend), axis=axis, keepdims=True)
-    d_p = -_times(p_probs, log_q + h, backend)
-    d_q = q_probs - p_probs
+    value = call("cross_entropy_logits", p, q, axis=axis, backend=backend)
+    d_p, d_q = _generic.cross_entropy_logits_vjp(
+        p, q, None, axis=axis, backend=backend, value=value
+    )
     return (
-        value,
+        _value(value, log_base, out_dtype, backend),
         _out(d_p, tuple(p.shape), log_base, out_dtype, backend),
         _out(d_q, tuple(q.shape), log_base, out_dtype, backend),
     )
@@ -199,19 +191,15 @@ def kl_divergence(
     array([-0.25,  0.25])
     """
     _need_logits(logits)
-    value = _info.kl_divergence(p, q, axis=axis, base=base, logits=True)
     log_base = check_base(base)
     backend = resolve(p, q)
     (p, q), out_dtype = floating_inputs(backend, p=p, q=q)
-    xp = backend.xp
-    p_probs, log_p = _log_probs(p, axis, backend)
-    q_probs, log_q = _log_probs(q, axis, backend)
-    ratio = log_p - log_q
-    kl = xp.sum(_times(p_probs, ratio, backend), axis=axis, keepdims=True)
-    d_p = _times(p_probs, ratio - kl, backend)
-    d_q = q_probs - p_probs
+    value = call("kl_divergence_logits", p, q, axis=axis, backend=backend)
+    d_p, d_q = _generic.kl_divergence_logits_vjp(
+        p, q, None, axis=axis, backend=backend, value=value
+    )
     return (
-        value,
+        _value(value, log_base, out_dtype, backend),
         _out(d_p, tuple(p.shape), log_base, out_dtype, backend),
         _out(d_q, tuple(q.shape), log_base, out_dtype, backend),
     )
