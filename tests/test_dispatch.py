@@ -50,6 +50,20 @@ def _recipes(name: str) -> list[tuple[tuple, dict]]:
         ]
     if name in ("log_softmax", "softmax"):
         return [((ROW_ADVERSARIAL,), {"axis": a}) for a in (1, 0)]
+    if name == "entropy_logits":
+        finite = LOGITS[:6]
+        return [((x,), {"axis": a}) for x in (ROW_ADVERSARIAL, finite) for a in (-1, 1, 0)]
+    if name in ("cross_entropy_logits", "kl_divergence_logits"):
+        # every adversarial row meets every other kind of row, either way round
+        q = np.roll(ROW_ADVERSARIAL, 3, axis=0)
+        finite_p, finite_q = LOGITS[:6], RNG.normal(size=(6, 5)) * 3
+        return [
+            ((ROW_ADVERSARIAL, q), {"axis": -1}),
+            ((q, ROW_ADVERSARIAL), {"axis": 1}),
+            ((ROW_ADVERSARIAL, q), {"axis": 0}),
+            ((finite_p, finite_q), {"axis": -1}),
+            ((finite_p, finite_q[0]), {"axis": -1}),  # broadcasting: declined by the natives
+        ]
     if name in ("sigmoid", "log_sigmoid", "softplus"):
         return [((ELEMENTS,), {})]
     if name == "entr":

@@ -42,11 +42,15 @@ from .special import _shifted
 __all__ = [
     "cross_entropy_logits",
     "cross_entropy_logits_vjp",
+    "cross_entropy_of",
     "entropy_logits",
     "entropy_logits_vjp",
+    "entropy_of",
     "kl_divergence_logits",
     "kl_divergence_logits_vjp",
+    "kl_divergence_of",
     "log_normaliser",
+    "log_probs",
     "times",
 ]
 
@@ -75,7 +79,8 @@ def log_normaliser(x: Array, *, axis: int, backend: Backend) -> Stats:
     return shift, xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
 
 
-def _log_probs(x: Array, stats: Stats | None, axis: int, backend: Backend) -> Array:
+def log_probs(x: Array, stats: Stats | None, *, axis: int, backend: Backend) -> Array:
+    """The log-softmax of ``x``: from ``stats`` when given, else the dispatched ``log_softmax``."""
     if stats is None:
         return call("log_softmax", x, axis=axis, backend=backend)
     shift, log_sum = stats
@@ -90,27 +95,46 @@ def _scaled(gradient: Array, g: Array | None) -> Array:
     return gradient if g is None else gradient * g
 
 
+# The values from log-probabilities: the generic definitions below and the custom forwards
+# that form the log-probabilities from saved statistics share them.
+
+
+def entropy_of(log_p: Array, *, axis: int, backend: Backend) -> Array:
+    """``-sum(p log p)`` along ``axis`` from the log-probabilities."""
+    xp = backend.xp
+    return -xp.sum(times(xp.exp(log_p), log_p, backend), axis=axis)
+
+
+def cross_entropy_of(log_p: Array, log_q: Array, *, axis: int, backend: Backend) -> Array:
+    """``-sum(p log q)`` along ``axis`` from the log-probabilities."""
+    xp = backend.xp
+    return -xp.sum(times(xp.exp(log_p), log_q, backend), axis=axis)
+
+
+def kl_divergence_of(log_p: Array, log_q: Array, *, axis: int, backend: Backend) -> Array:
+    """``sum(p (log p - log q))`` along ``axis`` from the log-probabilities."""
+    xp = backend.xp
+    return xp.sum(times(xp.exp(log_p), log_p - log_q, backend), axis=axis)
+
+
 @register_generic("entropy_logits")
 def entropy_logits(x: Array, *, axis: int, backend: Backend) -> Array:
-    xp = backend.xp
     log_p = call("log_softmax", x, axis=axis, backend=backend)
-    return -xp.sum(times(xp.exp(log_p), log_p, backend), axis=axis)
+    return entropy_of(log_p, axis=axis, backend=backend)
 
 
 @register_generic("cross_entropy_logits")
 def cross_entropy_logits(p: Array, q: Array, *, axis: int, backend: Backend) -> Array:
-    xp = backend.xp
-    p_probs = xp.exp(call("log_softmax", p, axis=axis, backend=backend))
+    log_p = call("log_softmax", p, axis=axis, backend=backend)
     log_q = call("log_softmax", q, axis=axis, backend=backend)
-    return -xp.sum(times(p_probs, log_q, backend), axis=axis)
+    return cross_entropy_of(log_p, log_q, axis=axis, backend=backend)
 
 
 @register_generic("kl_divergence_logits")
 def kl_divergence_logits(p: Array, q: Array, *, axis: int, backend: Backend) -> Array:
-    xp = backend.xp
     log_p = call("log_softmax", p, axis=axis, backend=backend)
     log_q = call("log_softmax", q, axis=axis, backend=backend)
-    return xp.sum(times(xp.exp(log_p), log_p - log_q, backend), axis=axis)
+    return kl_divergence_of(log_p, log_q, axis=axis, backend=backend)
 
 
 def entropy_logits_vjp(
@@ -124,7 +148,7 @@ def entropy_logits_vjp(
 ) -> Array:
     r"""``g`` times the gradient of ``entropy_logits``: :math:`-\pi_j (\log \pi_j + H)`."""
     xp = backend.xp
-    log_p = _log_probs(x, stats, axis, backend)
+    log_p = log_probs(x, stats, axis=axis, backend=backend)
     p = xp.exp(log_p)
     if value is None:
         h = -xp.sum(times(p, log_p, backend), axis=axis, keepdims=True)
@@ -150,8 +174,8 @@ def cross_entropy_logits_vjp(
     :math:`-\pi_j (\log \rho_j + H)` for ``p`` and :math:`\rho_j - \pi_j` for ``q``.
     """
     xp = backend.xp
-    p_probs = xp.exp(_log_probs(p, stats_p, axis, backend))
-    log_q = _log_probs(q, stats_q, axis, backend)
+    p_probs = xp.exp(log_probs(p, stats_p, axis=axis, backend=backend))
+    log_q = log_probs(q, stats_q, axis=axis, backend=backend)
     if value is None:
         h = -xp.sum(times(p_probs, log_q, backend), axis=axis, keepdims=True)
     else:
@@ -178,8 +202,8 @@ def kl_divergence_logits_vjp(
     :math:`\pi_j (\log \pi_j - \log \rho_j - D)` for ``p`` and :math:`\rho_j - \pi_j` for ``q``.
     """
     xp = backend.xp
-    log_p = _log_probs(p, stats_p, axis, backend)
-    log_q = _log_probs(q, stats_q, axis, backend)
+    log_p = log_probs(p, stats_p, axis=axis, backend=backend)
+    log_q = log_probs(q, stats_q, axis=axis, backend=backend)
     p_probs = xp.exp(log_p)
     ratio = log_p - log_q
     if value is None:
