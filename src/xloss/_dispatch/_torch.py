@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from xloss._backend import Backend, check_labels
-from xloss._dispatch import register
+from xloss._dispatch import _torch_ce, register
 
 # xlogy/xlog1py are not delegated: torch.special.xlogy and jax.scipy.special.xlogy give a
 # NaN gradient in y at x = y = 0, where the generic double-where form gives 0.
@@ -157,6 +157,20 @@ def cross_entropy(
     reduction: str,
     backend: Backend,
 ) -> Any:
+    # Large inputs that require grad: the custom backward (no N x C log-probabilities kept
+    # or written; see _torch_ce). Two attribute reads decide for the small, tuned calls.
+    if input.requires_grad and input.numel() >= _torch_ce.MIN_ELEMENTS and not label_smoothing:
+        rows, labels, shape = _as_rows(input, target, axis)
+        if shape is not None and _torch_ce.accepts(rows, labels, weight, backend):
+            out = _torch_ce.cross_entropy(
+                rows,
+                labels,
+                weight,
+                ignore_index=ignore_index,
+                reduction=reduction,
+                backend=backend,
+            )
+            return out.reshape(shape) if reduction == "none" and shape else out
     return _index_loss(
         _F.cross_entropy,
         input,
