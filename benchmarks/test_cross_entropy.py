@@ -33,6 +33,23 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
+def _saved_bytes(fn, x, y) -> int:
+    """Bytes autograd keeps for the backward beyond the inputs (distinct storages)."""
+    import torch
+
+    saved: dict[int, int] = {}
+
+    def pack(t):
+        saved[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn(x, y)
+    for t in (x, y):
+        saved.pop(t.untyped_storage().data_ptr(), None)
+    return sum(saved.values())
+
+
 def _torch_case(benchmark, impl, shape, *, dtype="float32", device="cpu", backward=False):
     import torch
     import torch.nn.functional as F
@@ -49,6 +66,8 @@ def _torch_case(benchmark, impl, shape, *, dtype="float32", device="cpu", backwa
         return loss
 
     benchmark.extra_info.update(impl=impl, backend=f"torch-{device}", dtype=dtype)
+    if backward:  # xloss's custom backward (large torch CPU inputs) keeps no N x C tensor
+        benchmark.extra_info["saved_bytes"] = _saved_bytes(fn, x, y)
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
     benchmark(run)
