@@ -123,6 +123,43 @@ def test_torch_gradients_equal_xloss_grad_info(name: str) -> None:
         np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_torch_hessian_equals_the_formula(name: str) -> None:
+    """torch.autograd.functional.hessian (create_graph with a plain ones cotangent: the case
+    once_differentiable let through as silent zeros) equals the formula's Hessian."""
+    torch = pytest.importorskip("torch")
+    arrays = tuple(torch.tensor(a) for a in _data((3, 5), _arity(name)))
+    public = getattr(xloss.info, PUBLIC[name])
+    assert _uses_custom_backward(name, [a.clone().requires_grad_() for a in arrays])
+    got = torch.autograd.functional.hessian(lambda *a: public(*a, logits=True).sum(), arrays)
+    want = torch.autograd.functional.hessian(lambda *a: _torch_reference(name, *a).sum(), arrays)
+    flat = lambda h: [h] if torch.is_tensor(h) else [b for row in h for b in row]  # noqa: E731
+    for g, w in zip(flat(got), flat(want), strict=True):
+        torch.testing.assert_close(g, w, rtol=1e-10, atol=1e-12)
+    assert max(float(g.abs().max()) for g in flat(got)) > 1e-3
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_torch_gradient_penalty_across_blocks(name: str) -> None:
+    """A gradient of the gradient (create_graph=True) over several CPU row blocks, with only
+    the first argument requiring grad, equals torch autograd of the formula."""
+    torch = pytest.importorskip("torch")
+    arrays = _data((2100, 1000), _arity(name))  # 2.1e6 elements: two row blocks
+
+    def penalty(fn: Any) -> Any:
+        leaves = [torch.tensor(a) for a in arrays]
+        leaves[0].requires_grad_()
+        (d_first,) = torch.autograd.grad(fn(*leaves).sum(), leaves[0], create_graph=True)
+        (second,) = torch.autograd.grad((d_first**2).sum(), leaves[0])
+        return d_first.detach(), second
+
+    public = getattr(xloss.info, PUBLIC[name])
+    got = penalty(lambda *a: public(*a, logits=True))
+    want = penalty(lambda *a: _torch_reference(name, *a))
+    for g, w in zip(got, want, strict=True):
+        torch.testing.assert_close(g, w, rtol=1e-9, atol=1e-12)
+
+
 def test_torch_zero_probabilities_match_the_smaller_distribution() -> None:
     """A class with logit -inf has probability 0: the values and the other classes'
     gradients are those of the distribution without it, and its own gradient is 0."""
@@ -280,6 +317,29 @@ def test_jax_uses_the_custom_vjp_and_equals_xloss_grad_info(name: str) -> None:
     want = getattr(xloss.grad.info, PUBLIC[name])(*arrays, logits=True)[1:]
     for g, w in zip(got, want, strict=True):
         np.testing.assert_allclose(np.asarray(g), w, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_jax_hessian_works_and_forward_mode_is_refused(name: str) -> None:
+    """The backward is jnp operations, so jax.hessian (forward over reverse) equals the
+    formula's; JAX refuses forward mode (jvp, jacfwd) on a custom_vjp function itself."""
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+
+    arrays = [jnp.asarray(a) for a in _data((2, 4), _arity(name))]
+    public = getattr(xloss.info, PUBLIC[name])
+    argnums = tuple(range(len(arrays)))
+    got = jax.hessian(lambda *a: jnp.sum(public(*a, logits=True)), argnums)(*arrays)
+    want = jax.hessian(lambda *a: jnp.sum(_jax_reference(name, *a)), argnums)(*arrays)
+    for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-11, atol=1e-13)
+    with pytest.raises(TypeError, match="custom_vjp"):
+        jax.jvp(
+            lambda a: jnp.sum(public(a, *arrays[1:], logits=True)),
+            (arrays[0],),
+            (jnp.ones_like(arrays[0]),),
+        )
 
 
 def test_jax_broadcasting_falls_back() -> None:

@@ -23,8 +23,15 @@ definition. Off the CPU the forward is the generic definition itself, under ``no
 Declined (``NotImplemented``, so the generic composition and torch's own autograd run):
 a class axis that is not the last, ``p``/``q`` of different shapes (broadcasting), 0-d or
 empty inputs, ``torch.compile`` tracing and functorch transforms (``torch.func.grad``,
-``vmap``), whose tensors cannot be read. The backward is once-differentiable: it treats the
-saved statistics as constants, so a double backward raises rather than being wrong.
+``vmap``), whose tensors cannot be read.
+
+Double backward: the fast backward treats the saved statistics as constants, so when the
+backward runs with ``create_graph=True`` (grad mode is then on inside it: a Hessian, a
+gradient penalty) it instead differentiates the generic definition, recomputed from the
+saved inputs, with ``create_graph=True``: second derivatives are those of the composition,
+at the composition's cost, and only then. (``once_differentiable`` is not enough: it only
+notices a double backward when the incoming gradient requires grad, so
+``torch.autograd.functional.hessian`` silently got zeros.)
 """
 
 from __future__ import annotations
@@ -33,7 +40,6 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-from torch.autograd.function import once_differentiable
 
 from xloss._agnostic import info as generic
 from xloss._backend import Backend
@@ -196,6 +202,22 @@ def _vjp_call(
     return tuple(out)
 
 
+def _differentiable_backward(ctx: Any, rows: tuple[Any, ...], g: Any) -> tuple[Any, ...]:
+    """The gradient as a differentiable function of the inputs and ``g`` (double backward).
+
+    The generic definition is recomputed from the saved inputs under autograd and
+    differentiated with ``create_graph=True``; inputs that need no gradient get ``None``.
+    """
+    wanted = [i for i, need in enumerate(ctx.needs_input_grad[2:]) if need]
+    with torch.enable_grad():
+        value = definition(ctx.name)(*rows, axis=-1, backend=ctx.backend)
+        grads = torch.autograd.grad(value, [rows[i] for i in wanted], g, create_graph=True)
+    out: list[Any] = [None] * len(rows)
+    for i, grad in zip(wanted, grads, strict=True):
+        out[i] = grad
+    return tuple(out)
+
+
 class _OneArgument(torch.autograd.Function):
     @staticmethod
     def forward(name: str, backend: Backend, x: Any) -> Any:
@@ -211,9 +233,10 @@ class _OneArgument(torch.autograd.Function):
         ctx.name, ctx.backend = name, backend
 
     @staticmethod
-    @once_differentiable
     def backward(ctx: Any, g: Any, *_: Any) -> Any:
         x, value, *stats = ctx.saved_tensors
+        if torch.is_grad_enabled():  # create_graph=True
+            return None, None, *_differentiable_backward(ctx, (x,), g)
         (d_x,) = _backward(ctx.name, (x,), g, value, tuple(stats), ctx.backend)
         return None, None, d_x
 
@@ -233,9 +256,10 @@ class _TwoArguments(torch.autograd.Function):
         ctx.name, ctx.backend = name, backend
 
     @staticmethod
-    @once_differentiable
     def backward(ctx: Any, g: Any, *_: Any) -> Any:
         p, q, value, *stats = ctx.saved_tensors
+        if torch.is_grad_enabled():  # create_graph=True
+            return None, None, *_differentiable_backward(ctx, (p, q), g)
         d_p, d_q = _backward(ctx.name, (p, q), g, value, tuple(stats), ctx.backend)
         return None, None, d_p, d_q
 
