@@ -193,7 +193,7 @@ def _saved_beyond_inputs(fn, *inputs) -> int:
 
 
 def test_saved_footprint_is_below_torch():
-    n, c = 512, 4096  # above MIN_ELEMENTS with the real block size: several blocks
+    n, c = 2048, 4096  # at MIN_ELEMENTS with the real block size: several blocks
     assert n * c >= _torch_ce.MIN_ELEMENTS
     x = _logits(n, c, dtype=torch.float32).requires_grad_()
     y = _labels(n, c)
@@ -204,7 +204,8 @@ def test_saved_footprint_is_below_torch():
 
 
 def test_large_inputs_take_the_custom_path_and_match():
-    n, c = 600, 4096  # 64 rows per block at 2^18 elements: 10 blocks
+    n, c = 2100, 4096  # 256 rows per block at 2^20 elements: 9 blocks, the last short
+    assert n * c >= _torch_ce.MIN_ELEMENTS
     x, y = _logits(n, c), _labels(n, c)
     (value, grad, _, grad_fn), (ref, ref_grad, _, _) = _both(x, y, None, "mean")
     assert _custom(grad_fn)
@@ -212,7 +213,7 @@ def test_large_inputs_take_the_custom_path_and_match():
     _assert_same(grad, ref_grad)
 
 
-@pytest.mark.parametrize("shape", [(32, 10), (128, 100), (256, 1000)])
+@pytest.mark.parametrize("shape", [(32, 10), (128, 100), (256, 1000), (4096, 1000)])
 def test_small_inputs_keep_the_native_path(shape):
     x = _logits(*shape, dtype=torch.float32).requires_grad_()
     loss = xloss.cross_entropy(x, _labels(*shape))

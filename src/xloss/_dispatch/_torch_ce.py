@@ -37,14 +37,20 @@ import torch
 
 from xloss._backend import Backend, check_labels
 
-# Below this many logits the forward's few extra calls (~0.05 ms) are not yet paid for:
-# measured forward-with-grad medians vs F on 2 cores, float32: (1024, 1000) 0.6-1.05x,
-# (256, 1000) 1.15-1.27x (its fwd+bwd is already 0.56-0.77x).
-MIN_ELEMENTS = 1 << 21
+# From this many logits on (32 MiB of float32) the custom backward is used. Measured on
+# 2 cores as interleaved fwd+bwd medians against F, in two allocator regimes: glibc's
+# default, which serves N x C tensors above its 32 MiB mmap ceiling (and, depending on the
+# process's history, smaller ones too) with fresh pages, so F pays page faults for its
+# saved log-probabilities and their gradient: (4096, 1000) 0.35-0.69x, (2048, 32000)
+# 0.57x; and a memory-retaining allocator (MALLOC_MMAP_THRESHOLD_ raised, as jemalloc or
+# tcmalloc behave), where F's fused full-size kernels win: (4096, 1000) 1.3x,
+# (2048, 32000) 1.05x. The gate sits where the second regime costs little and the first is
+# glibc's rule: a saved N x C float32 tensor larger than 32 MiB.
+MIN_ELEMENTS = 1 << 23
 
-# Elements per block on the CPU: one float32 buffer of 1 MiB (measured at (4096, 1000) and
-# (2048, 32000): 2^18 to 2^19 fastest; larger blocks fall out of L2).
-_BLOCK_ELEMENTS = 1 << 18
+# Elements per block on the CPU: one float32 buffer of 4 MiB (interleaved fwd+bwd at
+# (4096, 1000) and (2048, 32000), both allocator regimes: 2^20 beat 2^18 by 4-25%).
+_BLOCK_ELEMENTS = 1 << 20
 
 _FLOATS = (torch.float32, torch.float64)
 
