@@ -239,6 +239,37 @@ def test_torch_blocks_equal_the_definition_on_adversarial_rows(dtype: str) -> No
             torch.testing.assert_close(g, w, rtol=1e-10, atol=1e-13)
 
 
+@pytest.mark.parametrize("wanted", [(True, True), (True, False), (False, True)])
+def test_torch_fused_backward_guards_and_partial_gradients(wanted: tuple[bool, bool]) -> None:
+    """Several backward blocks; -inf logits of p meeting -inf logits of q (the 0 * inf the
+    definition guards, which the fused kernels leave to the generic VJP); gradients asked
+    for one argument only: all equal torch autograd of the generic definition."""
+    torch = pytest.importorskip("torch")
+    from xloss._dispatch import _torch_info
+
+    c = _torch_info._BLOCK_ELEMENTS // 2  # two rows per block: three blocks for five rows
+    p = torch.asarray(_adversarial(c, "float64")[[0, 1, 5, 7, 8]])
+    q = torch.asarray(RNG.normal(size=p.shape) * 3)
+    q[1, :5] = -torch.inf  # where p is -inf too
+    q[3, :7] = -torch.inf  # where p is finite: a zero probability of q on p's support
+    backend = _backend.resolve(p)
+    cotangent = torch.asarray(RNG.normal(size=p.shape[0]))
+    for name in NAMES:
+        arrays = [p] if name == "entropy_logits" else [p, q]
+        flags = wanted[: len(arrays)]
+        if not any(flags):
+            continue
+        results = []
+        for fn in (_dispatch.call, lambda n, *a, **k: _dispatch.generic(n)(*a, **k)):
+            leaves = [a.clone().requires_grad_(f) for a, f in zip(arrays, flags, strict=True)]
+            out = fn(name, *leaves, axis=-1, backend=backend)
+            need = [leaf for leaf in leaves if leaf.requires_grad]
+            results.append(torch.autograd.grad(out, need, cotangent))
+        assert len(results[0]) == sum(flags)
+        for g, w in zip(*results, strict=True):
+            torch.testing.assert_close(g, w, rtol=1e-10, atol=1e-13, equal_nan=True)
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_torch_saves_no_intermediates(name: str) -> None:
     """Saved for backward: the inputs plus a few numbers per row, nothing else of N x C."""

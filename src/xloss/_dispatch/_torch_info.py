@@ -10,8 +10,10 @@
 * it saves the inputs (alive anyway), the value and two numbers per row
   (:func:`xloss._agnostic.info.log_normaliser`'s shift and log-sum), not N x C
   intermediates;
-* the backward is the generic VJP of ``xloss/_agnostic/info.py`` (the same pieces as
-  :mod:`xloss.grad.info`), run block by block on the CPU.
+* the backward is the VJP of ``xloss/_agnostic/info.py`` (the same formulas as
+  :mod:`xloss.grad.info`): on the CPU as fused in-place block kernels (one ``exp`` per
+  distribution), the rows where those are not finite (the ``0 * inf`` cases the
+  definition guards) recomputed with the generic VJP; elsewhere the generic VJP itself.
 
 The fast forward is ``log s - sum(e z) / s`` with ``z = x - shift`` and ``e = exp(z)``
 (and the like for two arguments); it differs from the definition only on rows where it is
@@ -160,23 +162,103 @@ def _forward(name: str, rows: tuple[Any, ...], backend: Backend) -> tuple[Any, l
     return value, stats
 
 
+# The backward block kernels: the gradients of the VJPs in ``xloss/_agnostic/info.py`` as
+# in-place torch operations on preallocated (rows, C) buffers, one ``exp`` per
+# distribution. They write into ``out`` (a list with ``None`` where no gradient is wanted)
+# and leave the ``0 * inf`` guards to :func:`_backward`, which recomputes the rows whose
+# gradient is not finite with the generic VJP. Arguments: the input blocks, the per-row
+# log-normalisers ``shift + log_sum`` (rows, 1), the value and cotangent (rows, 1) and two
+# scratch buffers.
+
+
+def _entropy_grad(x: Any, norm: Any, value: Any, g: Any, a: Any, b: Any, out: list[Any]) -> None:
+    log_p = torch.sub(x, norm[0], out=a)
+    p = torch.exp(log_p, out=b)
+    torch.mul(log_p.add_(value), p, out=out[0]).mul_(g.neg())  # -g p (log p + H)
+
+
+def _cross_entropy_grad(
+    p: Any, q: Any, norm: Any, value: Any, g: Any, a: Any, b: Any, out: list[Any]
+) -> None:
+    p_probs = torch.sub(p, norm[0], out=b).exp_()
+    log_q = torch.sub(q, norm[1], out=a)
+    if out[1] is not None:  # g (q_probs - p_probs)
+        torch.exp(log_q, out=out[1]).sub_(p_probs).mul_(g)
+    if out[0] is not None:  # -g p (log q + H)
+        torch.mul(log_q.add_(value), p_probs, out=out[0]).mul_(g.neg())
+
+
+def _kl_grad(p: Any, q: Any, norm: Any, value: Any, g: Any, a: Any, b: Any, out: list[Any]) -> None:
+    log_q = torch.sub(q, norm[1], out=a)
+    if out[1] is not None:  # g (q_probs - p_probs), p_probs written below
+        torch.exp(log_q, out=out[1])
+    log_p = torch.sub(p, norm[0], out=b)
+    ratio = torch.sub(log_p, log_q, out=a)
+    p_probs = log_p.exp_()
+    if out[1] is not None:
+        out[1].sub_(p_probs).mul_(g)
+    if out[0] is not None:  # g p (log p - log q - D)
+        torch.mul(ratio.sub_(value), p_probs, out=out[0]).mul_(g)
+
+
+_GRAD_BLOCKS: dict[str, Callable[..., None]] = {
+    "entropy_logits": _entropy_grad,
+    "cross_entropy_logits": _cross_entropy_grad,
+    "kl_divergence_logits": _kl_grad,
+}
+
+
 def _backward(
-    name: str, rows: tuple[Any, ...], g: Any, value: Any, stats: tuple[Any, ...], backend: Backend
+    name: str,
+    rows: tuple[Any, ...],
+    g: Any,
+    value: Any,
+    stats: tuple[Any, ...],
+    backend: Backend,
+    wanted: tuple[bool, ...],
 ) -> tuple[Any, ...]:
-    """The generic VJP of ``name``, block by block on the CPU."""
-    vjp = getattr(generic, name + "_vjp")
+    """The gradients of ``name`` (``None`` where not ``wanted``).
+
+    On the CPU: the fused block kernels, then the generic VJP on the rows where they gave a
+    non-finite gradient (a ``0 * inf`` the guards of the definition turn into 0, or a row
+    that is NaN anyway). Elsewhere: the generic VJP itself.
+    """
+    if not backend.inspectable:
+        vjp = getattr(generic, name + "_vjp")
+        every = _vjp_call(vjp, rows, g, value, stats, backend)
+        return tuple(d if w else None for d, w in zip(every, wanted, strict=True))
     n, c = rows[0].shape
-    step = _block_rows(n, c, backend.inspectable)
-    if step >= n:
-        return _vjp_call(vjp, rows, g, value, stats, backend)
-    grads = [torch.empty_like(x) for x in rows]
+    step = _block_rows(n, c, True)
+    norms = [stats[i] + stats[i + 1] for i in range(0, len(stats), 2)]
+    g_col, value_col = g.reshape(n, 1), value.reshape(n, 1)
+    grads: list[Any] = [
+        torch.empty_like(x) if w else None for x, w in zip(rows, wanted, strict=True)
+    ]
+    a = torch.empty((min(step, n), c), dtype=rows[0].dtype)
+    b = torch.empty_like(a)
+    kernel = _GRAD_BLOCKS[name]
     for start in range(0, n, step):
         part = slice(start, start + step)
-        out = _vjp_call(
-            vjp, [x[part] for x in rows], g[part], value[part], [s[part] for s in stats], backend
+        k = min(step, n - start)
+        kernel(
+            *(x[part] for x in rows),
+            [s[part] for s in norms],
+            value_col[part],
+            g_col[part],
+            a[:k],
+            b[:k],
+            [None if d is None else d[part] for d in grads],
         )
-        for grad, piece in zip(grads, out, strict=True):
-            grad[part] = piece
+    row_sums = [d.sum(dim=-1) for d in grads if d is not None]
+    bad = ~torch.isfinite(torch.stack(row_sums).sum(dim=0))
+    if bool(bad.any()):  # the guarded cases: recompute those rows with the definition
+        vjp = getattr(generic, name + "_vjp")
+        fixed = _vjp_call(
+            vjp, [x[bad] for x in rows], g[bad], value[bad], [s[bad] for s in stats], backend
+        )
+        for d, piece in zip(grads, fixed, strict=True):
+            if d is not None:
+                d[bad] = piece
     return tuple(grads)
 
 
@@ -237,7 +319,7 @@ class _OneArgument(torch.autograd.Function):
         x, value, *stats = ctx.saved_tensors
         if torch.is_grad_enabled():  # create_graph=True
             return None, None, *_differentiable_backward(ctx, (x,), g)
-        (d_x,) = _backward(ctx.name, (x,), g, value, tuple(stats), ctx.backend)
+        (d_x,) = _backward(ctx.name, (x,), g, value, tuple(stats), ctx.backend, (True,))
         return None, None, d_x
 
 
@@ -260,7 +342,8 @@ class _TwoArguments(torch.autograd.Function):
         p, q, value, *stats = ctx.saved_tensors
         if torch.is_grad_enabled():  # create_graph=True
             return None, None, *_differentiable_backward(ctx, (p, q), g)
-        d_p, d_q = _backward(ctx.name, (p, q), g, value, tuple(stats), ctx.backend)
+        wanted = tuple(ctx.needs_input_grad[2:])
+        d_p, d_q = _backward(ctx.name, (p, q), g, value, tuple(stats), ctx.backend, wanted)
         return None, None, d_p, d_q
 
 
