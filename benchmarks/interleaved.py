@@ -5,13 +5,26 @@ row at a different moment, which on such machines moved ratios by 2x between run
 
 Usage: ``python benchmarks/interleaved.py [torch] [numpy] [jax] [other] [--json PATH]``
 (default: all four groups, about 10 minutes on 2 cores). Prints one line per target.
+
+The script re-runs itself with glibc's malloc told to keep freed memory (as jemalloc and
+tcmalloc do; see ``RETAINED_MEMORY`` in noxfile.py): under glibc's default, N x C tensors
+are handed back to the kernel and page-faulted in again, and which side of an A/B pair paid
+for that depended on the other side (the same F.cross_entropy call measured 5.5 and 21 ms).
+``XLOSS_BENCH_GLIBC_DEFAULT=1`` keeps glibc's default.
 """
 
-# ruff: noqa: B023, E731  (closures are called inside the loop iteration that made them)
+# ruff: noqa: B023, E731, E402  (re-exec before the heavy imports; closures are called inside the loop iteration that made them)
 import json
+import os
 import statistics
 import sys
 import time
+
+_RETAINED = {"MALLOC_MMAP_THRESHOLD_": "4294967296", "MALLOC_TRIM_THRESHOLD_": "4294967296"}
+if not os.environ.get("XLOSS_BENCH_GLIBC_DEFAULT") and any(
+    os.environ.get(k) != v for k, v in _RETAINED.items()
+):
+    os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **_RETAINED})
 
 import jax
 import jax.numpy as jnp

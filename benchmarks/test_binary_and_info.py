@@ -32,7 +32,7 @@ def test_bce_with_logits(benchmark, impl, backward):
             x.grad = None
         return loss
 
-    benchmark.extra_info.update(impl=impl, backend="torch-cpu", dtype="float32")
+    benchmark.extra_info.update(impl=impl, backend="torch-cpu", dtype="float32", shape="2^20")
     benchmark(run)
 
 
@@ -57,7 +57,7 @@ def test_kl_from_logits(benchmark, impl):
         ).sum(-1)
 
     fn = (lambda p, q: xloss.info.kl_divergence(p, q, logits=True)) if impl == "xloss" else native
-    benchmark.extra_info.update(impl=impl, backend="torch-cpu", dtype="float32")
+    benchmark.extra_info.update(impl=impl, backend="torch-cpu", dtype="float32", shape="1024x32000")
     benchmark(fn, p, q)
 
 
@@ -72,5 +72,5 @@ def test_entropy_from_logits(benchmark, impl):
         return -(log_p.exp() * log_p).sum(-1)
 
     fn = (lambda x: xloss.info.entropy(x, logits=True)) if impl == "xloss" else native
-    benchmark.extra_info.update(impl=impl, backend="torch-cpu", dtype="float32")
+    benchmark.extra_info.update(impl=impl, backend="torch-cpu", dtype="float32", shape="1024x32000")
     benchmark(fn, p)

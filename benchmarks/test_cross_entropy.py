@@ -13,7 +13,14 @@ import numpy as np
 import pytest
 
 import xloss
-from conftest import logits_and_labels, needs_cuda, needs_cupy, needs_jax, needs_torch
+from conftest import (
+    logits_and_labels,
+    needs_cuda,
+    needs_cupy,
+    needs_jax,
+    needs_torch,
+    saved_bytes,
+)
 
 TORCH_SHAPES = [(32, 10), (128, 100), (256, 1000), (4096, 1000), (2048, 32000)]
 
@@ -33,23 +40,6 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def _saved_bytes(fn, x, y) -> int:
-    """Bytes autograd keeps for the backward beyond the inputs (distinct storages)."""
-    import torch
-
-    saved: dict[int, int] = {}
-
-    def pack(t):
-        saved[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        fn(x, y)
-    for t in (x, y):
-        saved.pop(t.untyped_storage().data_ptr(), None)
-    return sum(saved.values())
-
-
 def _torch_case(benchmark, impl, shape, *, dtype="float32", device="cpu", backward=False):
     import torch
     import torch.nn.functional as F
@@ -67,7 +57,7 @@ def _torch_case(benchmark, impl, shape, *, dtype="float32", device="cpu", backwa
 
     benchmark.extra_info.update(impl=impl, backend=f"torch-{device}", dtype=dtype)
     if backward:  # xloss's custom backward (large torch CPU inputs) keeps no N x C tensor
-        benchmark.extra_info["saved_bytes"] = _saved_bytes(fn, x, y)
+        benchmark.extra_info["saved_bytes"] = saved_bytes(fn, x, y)
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
     benchmark(run)
@@ -96,6 +86,7 @@ def test_torch_cpu_forward_backward(benchmark, impl, shape):
 def test_torch_cpu_bfloat16(benchmark, impl):
     benchmark.group = "cross_entropy fwd torch-cpu bf16"
     _torch_case(benchmark, impl, (4096, 1000), dtype="bfloat16")
+    benchmark.extra_info["shape"] = "4096x1000"
 
 
 @needs_cuda

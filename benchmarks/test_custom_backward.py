@@ -3,8 +3,8 @@
 torch CPU at (1024, 32000) float32, forward and forward+backward, three implementations in
 the same run: xloss (the custom ``autograd.Function``), the native torch composition, and
 the plain xloss generic composition (``xloss._dispatch.generic``, torch autograd through
-it). ``extra_info['saved_bytes']`` is what autograd saved for the backward (the inputs
-included). JAX rows: ``jax.jit`` forward+backward of the custom VJP vs ``jax.grad`` of the
+it). ``extra_info['saved_bytes']`` is what autograd keeps for the backward beyond the
+inputs. JAX rows: ``jax.jit`` forward+backward of the custom VJP vs ``jax.grad`` of the
 generic composition, with XLA's temporary bytes from ``memory_analysis()``; and the JAX
 index-target cross-entropy (custom VJP) at (2048, 32000) against the hand-written
 ``jax.nn.log_softmax`` loss.
@@ -18,9 +18,10 @@ import numpy as np
 import pytest
 
 import xloss
-from conftest import needs_jax, needs_torch
+from conftest import needs_jax, needs_torch, saved_bytes
 
 SHAPE = (1024, 32000)
+SHAPE_TEXT = "x".join(map(str, SHAPE))
 IMPLS = ["xloss", "torch", "generic"]
 
 
@@ -55,21 +56,6 @@ def _torch_fns(name: str) -> dict[str, Any]:
     }
 
 
-def _saved_bytes(fn: Any, arrays: list[Any]) -> int:
-    import torch
-
-    total = 0
-
-    def pack(t: Any) -> Any:
-        nonlocal total
-        total += t.numel() * t.element_size()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        fn(*arrays)
-    return total
-
-
 @needs_torch
 @pytest.mark.parametrize("backward", [False, True], ids=["fwd", "fwd+bwd"])
 @pytest.mark.parametrize("impl", IMPLS)
@@ -77,9 +63,8 @@ def _saved_bytes(fn: Any, arrays: list[Any]) -> int:
 def test_info_from_logits_torch(benchmark, name, impl, backward):
     import torch
 
-    benchmark.group = (
-        f"{name}(logits) custom-backward {'fwd+bwd' if backward else 'fwd'} torch-cpu f32"
-    )
+    mode = "fwd+bwd" if backward else "fwd-with-grad"
+    benchmark.group = f"{name}(logits) {mode} torch-cpu f32"
     arity = 1 if name == "entropy" else 2
     arrays = [torch.asarray(_logits(seed)).requires_grad_(backward) for seed in range(arity)]
     fn = _torch_fns(name)[impl]
@@ -92,9 +77,9 @@ def test_info_from_logits_torch(benchmark, name, impl, backward):
                 a.grad = None
         return out
 
-    info = {"impl": impl, "backend": "torch-cpu", "dtype": "float32"}
+    info = {"impl": impl, "backend": "torch-cpu", "dtype": "float32", "shape": SHAPE_TEXT}
     if backward:
-        info["saved_bytes"] = _saved_bytes(fn, arrays)
+        info["saved_bytes"] = saved_bytes(fn, *arrays)
     benchmark.extra_info.update(info)
     benchmark(run)
 
@@ -108,7 +93,7 @@ def test_info_from_logits_jax(benchmark, name, impl):
 
     from xloss import _backend, _dispatch
 
-    benchmark.group = f"{name}(logits) custom-backward fwd+bwd jax-jit f32"
+    benchmark.group = f"{name}(logits) fwd+bwd jax-jit f32"
     arity = 1 if name == "entropy" else 2
     arrays = [jnp.asarray(_logits(seed)) for seed in range(arity)]
     if impl == "xloss":
@@ -128,6 +113,7 @@ def test_info_from_logits_jax(benchmark, name, impl):
         impl=impl,
         backend="jax-jit",
         dtype="float32",
+        shape=SHAPE_TEXT,
         temp_bytes=int(memory.temp_size_in_bytes) if memory is not None else None,
     )
     jax.block_until_ready(grad(*arrays))
@@ -141,7 +127,7 @@ def test_cross_entropy_index_jax(benchmark, impl):
     import jax
     import jax.numpy as jnp
 
-    benchmark.group = "cross_entropy(index) custom-backward fwd+bwd jax-jit f32"
+    benchmark.group = "cross_entropy fwd+bwd jax-jit f32"
     n, c = 2048, 32000
     rng = np.random.default_rng(0)
     logits = jnp.asarray(rng.standard_normal((n, c), dtype=np.float32) * 3)
@@ -162,6 +148,7 @@ def test_cross_entropy_index_jax(benchmark, impl):
         impl=impl,
         backend="jax-jit",
         dtype="float32",
+        shape=f"{n}x{c}",
         temp_bytes=int(memory.temp_size_in_bytes) if memory is not None else None,
     )
     jax.block_until_ready(step(logits))
