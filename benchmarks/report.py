@@ -316,8 +316,10 @@ def docs_page(text: str, data: dict[str, Any], has_chart: bool) -> str:
     when = data.get("datetime", "")[:10] or datetime.date.today().isoformat()
     lines = [
         f"*Measured {when} with* `nox -s benchmarks` *({versions()}). Medians of few rounds "
-        "on a shared machine: ratios near 1 move by several percent between runs; "
-        "`benchmarks/interleaved.py` gives steadier A/B numbers.*",
+        "on a shared 2-core machine, each side timed at a different moment: ratios move by "
+        "several percent between runs, and by 20% or more where the machine's load changed "
+        "during one side (the small shapes most). `benchmarks/interleaved.py` alternates the "
+        "two sides round by round and gives the steadier A/B numbers the text above quotes.*",
         "",
         text,
     ]
