@@ -319,7 +319,7 @@ def docs_page(text: str, data: dict[str, Any], has_chart: bool) -> str:
         "on a shared 2-core machine, each side timed at a different moment: ratios move by "
         "several percent between runs, and by 20% or more where the machine's load changed "
         "during one side (the small shapes most). `benchmarks/interleaved.py` alternates the "
-        "two sides round by round and gives the steadier A/B numbers the text above quotes.*",
+        "two sides round by round and gives the steadier A/B numbers this page quotes.*",
         "",
         text,
     ]
