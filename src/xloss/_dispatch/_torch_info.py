@@ -237,9 +237,11 @@ def _backward(
     a = torch.empty((min(step, n), c), dtype=rows[0].dtype)
     b = torch.empty_like(a)
     kernel = _GRAD_BLOCKS[name]
+    row_sums = torch.empty(n, dtype=rows[0].dtype)  # NaN/inf where a gradient entry is
     for start in range(0, n, step):
         part = slice(start, start + step)
         k = min(step, n - start)
+        blocks = [None if d is None else d[part] for d in grads]
         kernel(
             *(x[part] for x in rows),
             [s[part] for s in norms],
@@ -247,10 +249,11 @@ def _backward(
             g_col[part],
             a[:k],
             b[:k],
-            [None if d is None else d[part] for d in grads],
+            blocks,
         )
-    row_sums = [d.sum(dim=-1) for d in grads if d is not None]
-    bad = ~torch.isfinite(torch.stack(row_sums).sum(dim=0))
+        # summed while the block is in cache
+        row_sums[part] = sum(d.sum(dim=-1) for d in blocks if d is not None)
+    bad = ~torch.isfinite(row_sums)
     if bool(bad.any()):  # the guarded cases: recompute those rows with the definition
         vjp = getattr(generic, name + "_vjp")
         fixed = _vjp_call(
